@@ -1,0 +1,1 @@
+"""keepalived-compatible command line (placeholder until the parser lands)."""
