@@ -6,7 +6,7 @@ STAMP := $(VENV)/.deps-stamp
 # Debian packages the lab, the interop tests and the service tests use.
 APT_PKGS := keepalived iproute2 tcpdump iputils-ping busybox dash shellcheck procps kmod
 
-.PHONY: deps test test-unit lint demo bench clean
+.PHONY: deps test test-unit lint demo bench clean wheels install uninstall
 
 deps: $(STAMP)
 
@@ -40,3 +40,33 @@ bench: deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .coverage build *.egg-info
+
+# --- install on a box -------------------------------------------------------------------------
+# The daemon gets its own venv under LIBDIR and a fixed path (boot has a minimal PATH). A box
+# without network installs from a wheelhouse made beforehand with `make wheels`.
+PREFIX ?= /usr/local
+LIBDIR := $(PREFIX)/lib/astlinux-ha
+SBIN := $(PREFIX)/sbin/astlinux-ha
+WHEELHOUSE ?=
+PIP_SOURCE = $(if $(WHEELHOUSE),--no-index --find-links $(WHEELHOUSE),)
+
+wheels: deps
+	$(PY) -m pip wheel -q -w build/wheelhouse .
+
+install:
+	$(PYTHON) -m venv $(DESTDIR)$(LIBDIR)
+	$(DESTDIR)$(LIBDIR)/bin/python -m pip install -q $(PIP_SOURCE) $(if $(WHEELHOUSE),astlinux-ha,.)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)/etc/init.d $(DESTDIR)/etc/runlevels/default
+	printf '#!/bin/sh\nexec %s/bin/python -m astlinux_ha "$$@"\n' '$(LIBDIR)' > $(DESTDIR)$(SBIN)
+	chmod 0755 $(DESTDIR)$(SBIN)
+	install -m 0755 init.d/keepalived $(DESTDIR)/etc/init.d/keepalived
+	ln -sf ../../init.d/keepalived $(DESTDIR)/etc/runlevels/default/S12keepalived
+	ln -sf ../../init.d/keepalived $(DESTDIR)/etc/runlevels/default/K28keepalived
+	[ -e $(DESTDIR)/etc/keepalived ] || [ -L $(DESTDIR)/etc/keepalived ] || \
+	  ln -s /tmp/etc/keepalived $(DESTDIR)/etc/keepalived
+
+uninstall:
+	rm -rf $(DESTDIR)$(LIBDIR)
+	rm -f $(DESTDIR)$(SBIN) $(DESTDIR)/etc/init.d/keepalived
+	rm -f $(DESTDIR)/etc/runlevels/default/S12keepalived $(DESTDIR)/etc/runlevels/default/K28keepalived
+	[ "$$(readlink $(DESTDIR)/etc/keepalived)" != /tmp/etc/keepalived ] || rm -f $(DESTDIR)/etc/keepalived
