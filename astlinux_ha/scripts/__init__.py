@@ -1,0 +1,10 @@
+"""Notify and track scripts: keepalived's security checks, users, argv, and running them on asyncio.
+
+Modules, each with one job:
+  argv      split a configured command into argv the way keepalived does
+  users     resolve script_user / per-script USER [GROUP] to uid, gid and groups
+  security  enable_script_security path walk and verdicts; problems for ``-t``
+  runner    spawn a script as its user in its own process group; kill a group
+  notify    per-instance notify scripts and notify FIFOs, in transition order
+  track     vrrp_script scheduling, rise/fall, and the priority/weight rules
+"""
