@@ -1,0 +1,272 @@
+"""Notify scripts and notify FIFOs for one VRRP instance or sync group, in transition order.
+
+keepalived fires notifies and forgets them, so two quick transitions can run their scripts out
+of order (its issues #996, #1055). Here each instance (or group) has its own queue and worker:
+one event's scripts run to completion, in keepalived's order (the state's own script, then the
+generic ``notify`` with ``INSTANCE|GROUP NAME STATE PRIORITY``), before the next event's start.
+A notify that hangs only holds up its own instance, and only for ``order_timeout`` seconds;
+after that it is left running, as keepalived would leave it, and the queue moves on. STOP
+scripts are killed (group SIGKILL) if still running after 1 s, as keepalived does.
+
+FIFO lines (``INSTANCE "VI_1" MASTER 100``) are written immediately by notify(), which is
+synchronous and never blocks: the FIFO is opened O_NONBLOCK, and a full FIFO drops the line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from .runner import DEFAULT_UMASK, ScriptCommand, kill_group, spawn
+
+log = logging.getLogger("astlinux_ha.scripts")
+
+STOP_KILL_AFTER = 1.0
+DEFAULT_ORDER_TIMEOUT = 30.0
+
+# States that run scripts; the rest (MASTER_RX_LOWER_PRI, *_PRIORITY) are events.
+SCRIPT_STATES = ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
+FIFO_ONLY_EVENTS = ("MASTER_PRIORITY", "BACKUP_PRIORITY")
+
+
+@dataclass(frozen=True)
+class NotifyScripts:
+    """The checked notify scripts of one instance or group (None: not configured or refused)."""
+
+    master: ScriptCommand | None = None
+    backup: ScriptCommand | None = None
+    fault: ScriptCommand | None = None
+    stop: ScriptCommand | None = None
+    deleted: ScriptCommand | None = None
+    master_rx_lower_pri: ScriptCommand | None = None
+    generic: ScriptCommand | None = None
+    # keepalived reports DELETED as FAULT unless notify_deleted is configured.
+    notify_deleted: bool = False
+
+    def for_state(self, state: str) -> ScriptCommand | None:
+        """The state-specific script keepalived runs on entering ``state``."""
+        return {
+            "MASTER": self.master,
+            "BACKUP": self.backup,
+            "FAULT": self.fault,
+            "STOP": self.stop,
+            "DELETED": self.deleted,
+            "MASTER_RX_LOWER_PRI": self.master_rx_lower_pri,
+        }.get(state)
+
+
+def fifo_line(kind: str, name: str, state: str, priority: int) -> str:
+    """keepalived's FIFO line: ``INSTANCE "VI_1" MASTER 100`` plus a newline."""
+    return f'{kind} "{name}" {state} {priority}\n'
+
+
+class NotifyFifo:
+    """A notify FIFO (``notify_fifo`` or ``vrrp_notify_fifo``) and its optional reader script.
+
+    open() creates the FIFO with mode 0644 (less the daemon's umask, as mkfifo does), chowns it
+    to the configured user, starts the ``*_fifo_script`` with the FIFO path as its last
+    argument, then opens the FIFO read-write and non-blocking so writes never wait for a reader.
+    A pre-existing path that is not a FIFO owned by us (or the configured user) is refused.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        script: ScriptCommand | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
+        label: str = "",
+        umask: int = DEFAULT_UMASK,
+    ) -> None:
+        self.path = path
+        self.script = script
+        self.uid = os.geteuid() if uid is None else uid
+        self.gid = os.getegid() if gid is None else gid
+        self.label = label
+        self.umask = umask
+        self.fd: int | None = None
+        self.created = False
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def open(self) -> bool:
+        """Create/open the FIFO and start its script; False (and logged) when refused."""
+        try:
+            os.mkfifo(self.path, 0o644)
+            self.created = True
+            if self.uid != os.geteuid() or self.gid != os.getegid():
+                try:
+                    os.chown(self.path, self.uid, self.gid)
+                except OSError:
+                    log.info("Failed to set uid:gid for fifo %s", self.path)
+        except FileExistsError:
+            pass
+        except OSError:
+            log.info("Unable to create %snotify fifo %s", self.label, self.path)
+            return False
+        if self.script is not None:
+            try:
+                self.process = await spawn(self.script.with_args(self.path), umask=self.umask)
+            except OSError as exc:
+                log.warning("Error exec-ing command '%s': %s", self.script.argv[0], exc)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
+        except OSError as exc:
+            log.info("Unable to open %snotify fifo %s - errno %d", self.label, self.path, exc.errno)
+            await self._give_up()
+            return False
+        st = os.fstat(fd)
+        if not stat.S_ISFIFO(st.st_mode) or st.st_uid not in (os.geteuid(), self.uid):
+            # Whatever was already there could be a planted file capturing our notifications.
+            log.info("%snotify fifo %s is not a fifo we own - not using", self.label, self.path)
+            os.close(fd)
+            await self._give_up()
+            return False
+        self.fd = fd
+        return True
+
+    async def _give_up(self) -> None:
+        if self.created:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            self.created = False
+        if self.process is not None:
+            await kill_group(self.process)
+            self.process = None
+
+    def write(self, line: str) -> None:
+        """Write one line without blocking; a full or closed FIFO loses it, as in keepalived."""
+        if self.fd is None:
+            return
+        try:
+            os.write(self.fd, line.encode())
+        except OSError as exc:
+            log.debug("notify fifo %s: write failed: %s", self.path, exc)
+
+    async def close(self) -> None:
+        """Unlink first (a looping reader must not reopen it), close, stop the script."""
+        if self.created:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            self.created = False
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if self.process is not None:
+            await kill_group(self.process)
+            self.process = None
+
+
+@dataclass(frozen=True)
+class _Event:
+    state: str
+    priority: int
+
+
+class Notifier:
+    """Runs one instance's (or sync group's) notifies in the order its transitions happened."""
+
+    def __init__(
+        self,
+        kind: Literal["INSTANCE", "GROUP"],
+        name: str,
+        scripts: NotifyScripts,
+        *,
+        fifos: Sequence[NotifyFifo] = (),
+        umask: int = DEFAULT_UMASK,
+        order_timeout: float = DEFAULT_ORDER_TIMEOUT,
+    ) -> None:
+        self.kind = kind
+        self.name = name
+        self.scripts = scripts
+        self.fifos = tuple(fifos)
+        self.umask = umask
+        self.order_timeout = order_timeout
+        self._queue: asyncio.Queue[_Event | None] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._stragglers: set[asyncio.subprocess.Process] = set()
+
+    def notify(self, state: str, priority: int) -> None:
+        """Report entering ``state``; returns at once. Groups always report priority 0."""
+        if state == "DELETED" and not self.scripts.notify_deleted:
+            state = "FAULT"
+        if self.kind == "GROUP":
+            priority = 0
+        if state not in FIFO_ONLY_EVENTS and (
+            self.scripts.for_state(state) or (state in SCRIPT_STATES and self.scripts.generic)
+        ):
+            if self._worker is None:
+                self._worker = asyncio.get_running_loop().create_task(
+                    self._run(), name=f"notify {self.name}"
+                )
+            self._queue.put_nowait(_Event(state, priority))
+        line = fifo_line(self.kind, self.name, state, priority)
+        for fifo in self.fifos:
+            fifo.write(line)
+
+    async def _run(self) -> None:
+        while (event := await self._queue.get()) is not None:
+            try:
+                await self._run_event(event)
+            except Exception:  # a broken notify must never stop later ones
+                log.exception("(%s) notify %s failed", self.name, event.state)
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
+
+    async def _run_event(self, event: _Event) -> None:
+        commands = []
+        specific = self.scripts.for_state(event.state)
+        if specific is not None:
+            commands.append(specific)
+        if event.state in SCRIPT_STATES and self.scripts.generic is not None:
+            commands.append(
+                self.scripts.generic.with_args(
+                    self.kind, self.name, event.state, str(event.priority)
+                )
+            )
+        for command in commands:
+            await self._run_one(command, stop=event.state == "STOP")
+
+    async def _run_one(self, command: ScriptCommand, *, stop: bool) -> None:
+        try:
+            proc = await spawn(command, umask=self.umask)
+        except OSError as exc:
+            log.warning("Error exec-ing command '%s': %s", command.argv[0], exc)
+            return
+        limit = STOP_KILL_AFTER if stop else self.order_timeout
+        try:
+            await asyncio.wait_for(asyncio.shield(proc.wait()), limit)
+        except TimeoutError:
+            if stop:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+            else:
+                log.warning(
+                    "(%s) notify script %s still running after %gs - not waiting for it",
+                    self.name,
+                    command.argv[0],
+                    limit,
+                )
+                self._stragglers.add(proc)
+
+    async def drain(self) -> None:
+        """Wait until every notify queued so far has run (or been given up on)."""
+        if self._worker is not None:
+            await self._queue.join()
+
+    async def close(self) -> None:
+        """Finish queued notifies, then stop the worker; stragglers are left as keepalived would."""
+        if self._worker is not None:
+            self._queue.put_nowait(None)
+            await self._worker
+            self._worker = None
+        self._stragglers = {p for p in self._stragglers if p.returncode is None}
