@@ -246,7 +246,8 @@ def test_ttl_255_on_the_wire(hosts, tmp_path):
     wire, a, _b = hosts
     pcap = tmp_path / "vrrp.pcap"
     dump = subprocess.Popen(
-        ["ip", "netns", "exec", wire.b, "tcpdump", "-i", "eth0", "-U", "-c", "1", "-w",
+        ["ip", "netns", "exec", wire.b, "tcpdump", "--immediate-mode", "-i", "eth0", "-U",
+         "-c", "1", "-w",
          str(pcap), "ip proto 112"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
