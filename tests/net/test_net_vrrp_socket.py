@@ -24,11 +24,6 @@ from astlinux_ha.net.vrrp_socket import (
     parse_ipv4,
 )
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets and namespaces need root"),
-]
-
 # VRRP-shaped: v2 advert, vrid 50, prio 100, 1 address, auth none, interval 1, checksum left 0
 # (the core computes it; the kernel fills it for IPv6).
 PAYLOAD = bytes([0x21, 50, 100, 1, 0, 1, 0, 0]) + ipaddress.IPv4Address("10.77.0.244").packed
@@ -36,6 +31,8 @@ PAYLOAD = bytes([0x21, 50, 100, 1, 0, 1, 0, 0]) + ipaddress.IPv4Address("10.77.0
 
 @pytest.fixture
 def wire():
+    if os.geteuid() != 0:
+        pytest.skip("raw sockets and namespaces need root")
     w = Wire()
     try:
         yield w.build()
