@@ -245,12 +245,21 @@ def _walk(filename: str, security_enabled: bool) -> _WalkResult:
 
 
 def _starts_like_executable(path: str) -> bool:
-    """Stand-in for keepalived's libmagic test: ELF or a ``#!`` line execs directly."""
+    """Stand-in for keepalived's libmagic test: ELF or a ``#!`` line execs directly.
+
+    libmagic describes anything but a regular file (directory, FIFO...) without the word
+    "executable", so keepalived would hand those to the shell; never open them (a FIFO blocks).
+    """
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(4)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return True  # keepalived without a magic answer execs directly
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        head = os.read(fd, 4)
+    finally:
+        os.close(fd)
     return head.startswith(b"#!") or head == b"\x7fELF"
 
 
@@ -261,8 +270,14 @@ def check_script(
     *,
     security_enabled: bool,
     search_path: str | None = None,
+    magic: bool = False,
 ) -> Verdict:
-    """Check one script's argv[0] for the uid:gid it will run as; see the module docstring."""
+    """Check one script's argv[0] for the uid:gid it will run as; see the module docstring.
+
+    ``search_path`` overrides $PATH for bare names. ``magic`` enables keepalived's libmagic
+    test (files without ``#!`` go through the shell); Debian's 2.2.7 is built without
+    libmagic and execs every script directly, so that is the default.
+    """
     messages: list[str] = []
 
     def verdict(**fields) -> Verdict:
@@ -346,7 +361,7 @@ def check_script(
             or (file_st.st_uid == 0 and mode & stat.S_IXUSR and mode & stat.S_ISUID)
             or (file_st.st_gid == 0 and mode & stat.S_IXGRP and mode & stat.S_ISGID)
         )
-        if not _starts_like_executable(real_file or exec_path):
+        if magic and not _starts_like_executable(real_file or exec_path):
             messages.append(f"Please add a #! shebang to script {exec_path}")
             shell = True
     else:
