@@ -1,0 +1,115 @@
+"""keepalived.conf: read, check, and hand a typed model to the daemon.
+
+Public API::
+
+    load(path) -> Config                  # raises ConfigError when the config cannot run
+    check(path) -> CheckResult            # never raises: the config (if any) and every problem
+    exit_code(problems) -> int            # keepalived -t's code: 0 ok, 4 fatal, 5 error, 6 security
+    ConfigError(problems)                 # .problems: the Problem list, each FILE:LINE: message
+
+Stages: :mod:`.lexer` (text to logical lines, includes) -> :mod:`.parser` (brace pairing) ->
+:mod:`.build` (keywords to :mod:`.model` dataclasses) -> :mod:`.checks` (keepalived's limits
+and derived values). Script argv splitting and script security live in
+``astlinux_ha.scripts``; their problems can be merged into a :class:`CheckResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .build import build
+from .checks import complete
+from .lexer import LexResult, lex_file, lex_text
+from .model import Config, Location, Problem, Severity
+from .parser import parse_lines
+from .values import Reporter
+
+EXIT_OK = 0
+EXIT_FATAL = 4
+EXIT_ERRORS = 5
+EXIT_SECURITY = 6
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The outcome of reading a config: the model (None if unreadable) and all problems."""
+
+    config: Config | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def exit_code(self) -> int:
+        """What ``-t`` exits with for these problems."""
+        return exit_code(self.problems)
+
+    @property
+    def runnable(self) -> bool:
+        """True unless a problem stops the daemon from running this config."""
+        return self.config is not None and not any(
+            p.severity is Severity.FATAL for p in self.problems
+        )
+
+
+class ConfigError(Exception):
+    """The config cannot run; ``problems`` lists every finding (fatal ones included)."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        fatal = [p for p in self.problems if p.severity is Severity.FATAL] or list(self.problems)
+        super().__init__("; ".join(p.render() for p in fatal[:5]))
+
+
+def exit_code(problems: Iterable[Problem]) -> int:
+    """keepalived's precedence: fatal (4) over errors (5) over security (6); warnings are 0."""
+    severities = {p.severity for p in problems}
+    if Severity.FATAL in severities:
+        return EXIT_FATAL
+    if Severity.ERROR in severities:
+        return EXIT_ERRORS
+    if Severity.SECURITY in severities:
+        return EXIT_SECURITY
+    return EXIT_OK
+
+
+def _finish(path: str, lexed: LexResult) -> CheckResult:
+    statements, brace_problems = parse_lines(lexed.lines)
+    rep = Reporter()
+    raw = build(statements, path, lexed.files, rep)
+    config, check_problems = complete(raw)
+    problems = (*lexed.problems, *brace_problems, *rep.problems, *check_problems)
+    if not lexed.files:
+        return CheckResult(None, problems)
+    return CheckResult(config, problems)
+
+
+def check(path: str) -> CheckResult:
+    """Read ``path`` (and its includes) and report every problem; never raises."""
+    return _finish(path, lex_file(path))
+
+
+def check_text(text: str, path: str = "<string>") -> CheckResult:
+    """:func:`check` for text in memory (tests, reload dry-runs); includes resolve from ``path``."""
+    return _finish(path, lex_text(text, path))
+
+
+def load(path: str) -> Config:
+    """Read ``path`` into a :class:`Config`; ConfigError if it cannot run."""
+    result = check(path)
+    if not result.runnable or result.config is None:
+        raise ConfigError(result.problems)
+    return result.config
+
+
+__all__ = [
+    "CheckResult",
+    "Config",
+    "ConfigError",
+    "Location",
+    "Problem",
+    "Severity",
+    "check",
+    "check_text",
+    "exit_code",
+    "load",
+]

@@ -1,0 +1,255 @@
+"""Semantic checks with keepalived's limits, and keepalived's derived values.
+
+keepalived completes each instance after reading it (vrrp.c: vrrp_complete_instance): it
+deduces the version from the address family, rounds the advert interval for the version,
+gives a ``state MASTER`` instance without a priority 255, clears nopreempt for initial
+masters, drops VIPs of the wrong family, and so on. :func:`complete` does the same and
+returns the resulting config with every problem found on the way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+from .model import (
+    Config,
+    Location,
+    Problem,
+    Severity,
+    State,
+    SyncGroup,
+    VrrpInstance,
+)
+from .values import Reporter
+
+V3_MAX_ADVERT = 40.95
+
+
+def _round_half_up(value: float, step: float) -> float:
+    """Round to a multiple of ``step`` as keepalived's integer arithmetic does (half up)."""
+    units = int(round(value * 1_000_000))
+    quantum = int(round(step * 1_000_000))
+    return ((units + quantum // 2) // quantum) * quantum / 1_000_000
+
+
+def _advert_int(rep: Reporter, inst: VrrpInstance) -> float:
+    where = inst.where
+    value = inst.advert_int
+    if inst.version == 2:
+        if abs(value - round(value)) > 1e-9:
+            rounded = max(1.0, _round_half_up(value, 1.0))
+            rep.error(
+                where,
+                f"({inst.name}) VRRPv2 advertisement interval {value:g}s must be"
+                f" an integer - rounding to {rounded:g}s",
+            )
+            return rounded
+        return value
+    if value > V3_MAX_ADVERT:
+        rep.error(
+            where,
+            f"({inst.name}) VRRPv3 advertisement interval {value:g}s is out of range"
+            f" - must be at most {V3_MAX_ADVERT}s; using {V3_MAX_ADVERT}s",
+        )
+        return V3_MAX_ADVERT
+    rounded = min(V3_MAX_ADVERT, max(0.01, _round_half_up(value, 0.01)))
+    if abs(rounded - value) > 1e-9:
+        rep.error(
+            where,
+            f"({inst.name}) VRRPv3 advertisement interval {value:g}s must be in"
+            f" units of 10ms - rounding to {rounded:g}s",
+        )
+    return rounded
+
+
+def complete_instance(rep: Reporter, inst: VrrpInstance, script_names: set[str]) -> VrrpInstance:
+    """Apply keepalived's per-instance derivations and checks to one instance."""
+    name = inst.name
+    where = inst.where
+    changes: dict[str, object] = {}
+    if inst.interface is None:
+        rep.add(where, Severity.FATAL, f"({name}) no 'interface' given - it is required")
+    if inst.virtual_router_id is None:
+        rep.add(
+            where,
+            Severity.FATAL,
+            f"({name}) the virtual router id (virtual_router_id 1-255) must be set",
+        )
+
+    vips = inst.virtual_ipaddresses
+    family = inst.family
+    # eVIPs may be of either family; keepalived only insists on one family for the VIPs.
+    kept = tuple(v for v in vips if v.family == family)
+    for vip in vips:
+        if vip.family != family:
+            rep.error(
+                vip.where,
+                f"({name}) virtual_ipaddress {vip.address} is IPv{vip.family}"
+                f" but the instance is IPv{family} - all VIPs must be one family;"
+                " ignoring it",
+            )
+    if len(kept) != len(vips):
+        changes["virtual_ipaddresses"] = kept
+
+    version = inst.version
+    if family == 6 and version == 2:
+        if "version" in inst.explicit:
+            rep.error(where, f"({name}) cannot use IPv6 with VRRP version 2 - using version 3")
+        version = 3
+        changes["version"] = 3
+    checked = dataclasses.replace(inst, version=version)
+    advert = _advert_int(rep, checked)
+    if advert != inst.advert_int:
+        changes["advert_int"] = advert
+
+    for key in ("unicast_src_ip", "mcast_src_ip"):
+        addr = getattr(inst, key)
+        if addr is not None and addr.version != family:
+            rep.error(
+                where,
+                f"({name}) {key} {addr} is not of the instance's family"
+                f" (IPv{family}) - ignoring it",
+            )
+            changes[key] = None
+    peers = tuple(p for p in inst.unicast_peers if p.address.version == family)
+    for peer in inst.unicast_peers:
+        if peer.address.version != family:
+            rep.error(
+                peer.where, f"({name}) unicast_peer {peer.address} is not IPv{family} - ignoring it"
+            )
+    if len(peers) != len(inst.unicast_peers):
+        changes["unicast_peers"] = peers
+
+    priority = inst.priority
+    if inst.state is State.MASTER and "priority" not in inst.explicit:
+        priority = 255
+        changes["priority"] = 255
+    if priority == 255 and inst.nopreempt:
+        rep.error(
+            where, f"({name}) nopreempt is incompatible with priority 255 - resetting nopreempt"
+        )
+        changes["nopreempt"] = False
+    elif inst.state is State.MASTER and inst.nopreempt:
+        rep.error(
+            where,
+            f"({name}) Warning - nopreempt will not work with initial state MASTER - clearing",
+        )
+        changes["nopreempt"] = False
+    if inst.state is State.MASTER and inst.preempt_delay:
+        rep.error(
+            where,
+            f"({name}) Warning - preempt delay will not work with initial state MASTER - clearing",
+        )
+        changes["preempt_delay"] = 0.0
+
+    auth = inst.authentication
+    if auth is not None:
+        reason = None
+        if inst.strict_mode:
+            reason = "strict mode does not support authentication"
+        elif version == 3:
+            reason = "VRRP version 3 does not support authentication"
+        elif not auth.password:
+            reason = "authentication specified but no password (auth_pass) given"
+        if reason:
+            rep.error(auth.where, f"({name}) {reason} - ignoring it")
+            changes["authentication"] = None
+
+    tracks = []
+    for ref in inst.track_scripts:
+        if ref.name in script_names:
+            tracks.append(ref)
+        else:
+            rep.error(
+                ref.where,
+                f"({name}) track_script {ref.name} is not a defined vrrp_script - ignoring it",
+            )
+    if len(tracks) != len(inst.track_scripts):
+        changes["track_scripts"] = tuple(tracks)
+    return dataclasses.replace(inst, **changes) if changes else inst
+
+
+def _sync_groups(
+    rep: Reporter, groups: tuple[SyncGroup, ...], names: set[str]
+) -> tuple[SyncGroup, ...]:
+    out: list[SyncGroup] = []
+    owner: dict[str, str] = {}
+    for group in groups:
+        members: list[str] = []
+        wheres: list[Location] = []
+        for member, where in zip(group.members, group.member_where, strict=True):
+            if member not in names:
+                rep.error(
+                    where,
+                    f"sync group {group.name}: virtual router {member} does not"
+                    " exist - ignoring it",
+                )
+            elif member in owner:
+                rep.error(
+                    where,
+                    f"sync group {group.name}: virtual router {member} is already"
+                    f" in sync group {owner[member]} - ignoring it",
+                )
+            else:
+                owner[member] = group.name
+                members.append(member)
+                wheres.append(where)
+        if len(members) < 2:
+            rep.warning(
+                group.where,
+                f"sync group {group.name} has only {len(members)} virtual"
+                " router(s) - this probably isn't what you want",
+            )
+        if not members:
+            continue
+        out.append(dataclasses.replace(group, members=tuple(members), member_where=tuple(wheres)))
+    return tuple(out)
+
+
+def complete(config: Config) -> tuple[Config, tuple[Problem, ...]]:
+    """Return ``config`` with keepalived's derived values applied, and the problems found."""
+    rep = Reporter()
+    scripts = []
+    seen_scripts: set[str] = set()
+    for scr in config.scripts:
+        if scr.name in seen_scripts:
+            rep.error(scr.where, f"vrrp_script {scr.name} is defined twice - ignoring this one")
+        elif scr.script is not None:
+            seen_scripts.add(scr.name)
+            scripts.append(scr)
+
+    instances: list[VrrpInstance] = []
+    names = Counter(inst.name for inst in config.instances)
+    seen: set[str] = set()
+    for inst in config.instances:
+        if names[inst.name] > 1 and inst.name in seen:
+            rep.add(
+                inst.where, Severity.FATAL, f"vrrp_instance {inst.name} is defined more than once"
+            )
+            continue
+        seen.add(inst.name)
+        instances.append(complete_instance(rep, inst, seen_scripts))
+
+    slots: dict[tuple[str | None, int | None, int], VrrpInstance] = {}
+    for inst in instances:
+        if inst.virtual_router_id is None:
+            continue
+        slot = (inst.interface, inst.virtual_router_id, inst.family)
+        if slot in slots:
+            other = slots[slot]
+            rep.add(
+                inst.where,
+                Severity.FATAL,
+                f"VRID {inst.virtual_router_id} is used by"
+                f" {other.name} ({other.where}) and {inst.name} on interface"
+                f" {inst.interface} for IPv{inst.family} - each must be unique",
+            )
+        else:
+            slots[slot] = inst
+
+    groups = _sync_groups(rep, config.sync_groups, {i.name for i in instances})
+    done = dataclasses.replace(
+        config, instances=tuple(instances), scripts=tuple(scripts), sync_groups=groups
+    )
+    return done, tuple(rep.problems)

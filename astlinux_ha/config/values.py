@@ -1,0 +1,130 @@
+"""Reading typed values out of statements, reporting bad ones with file, line and what is allowed.
+
+Every reader returns None for a missing or bad value after recording an ERROR problem; the
+caller then keeps its default, which is what keepalived does ("Bad values fall back to
+defaults").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from .model import IPAddress, Location, Problem, Severity
+
+_DECIMAL = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")
+_TRUE = frozenset({"on", "true", "yes"})
+_FALSE = frozenset({"off", "false", "no"})
+
+
+class Reporter:
+    """Collects problems while a config is being built."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, where: Location | None, severity: Severity, message: str) -> None:
+        """Record one problem."""
+        self.problems.append(Problem(where, severity, message))
+
+    def error(self, where: Location, message: str) -> None:
+        """Record a bad-value problem (keepalived would still run)."""
+        self.add(where, Severity.ERROR, message)
+
+    def warning(self, where: Location, message: str) -> None:
+        """Record something that only deserves a log line."""
+        self.add(where, Severity.WARNING, message)
+
+
+def need(rep: Reporter, where: Location, words: tuple[str, ...], index: int) -> str | None:
+    """``words[index]`` or None after reporting that the keyword lacks a value."""
+    if index < len(words):
+        return words[index]
+    rep.error(where, f"'{words[0]}' needs a value - ignoring")
+    return None
+
+
+def parse_int(
+    rep: Reporter, where: Location, keyword: str, text: str | None, lo: int, hi: int
+) -> int | None:
+    """An integer in [lo, hi]; None (reported) otherwise."""
+    if text is None:
+        return None
+    value: int | None
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = None
+    if value is None or not lo <= value <= hi:
+        rep.error(where, f"{keyword} '{text}' invalid - must be an integer from {lo} to {hi}")
+        return None
+    return value
+
+
+def parse_seconds(
+    rep: Reporter,
+    where: Location,
+    keyword: str,
+    text: str | None,
+    lo: float,
+    hi: float,
+    places: int = 6,
+) -> float | None:
+    """A non-negative decimal number of seconds in [lo, hi] with at most ``places`` decimals."""
+    if text is None:
+        return None
+    ok = _DECIMAL.match(text) is not None
+    value = float(text) if ok else -1.0
+    if ok and "." in text and len(text.split(".", 1)[1]) > places:
+        ok = False
+    if not ok or not lo <= value <= hi:
+        rep.error(
+            where,
+            f"{keyword} '{text}' invalid - must be a number of seconds from {lo:g} to {hi:g}"
+            f" (at most {places} decimals)",
+        )
+        return None
+    return value
+
+
+def parse_flag(rep: Reporter, where: Location, words: tuple[str, ...]) -> bool | None:
+    """A flag keyword: alone means on; an optional on|off|true|false|yes|no says which."""
+    if len(words) == 1:
+        return True
+    word = words[1].lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    rep.error(where, f"{words[0]} '{words[1]}' invalid - must be one of on|off|true|false|yes|no")
+    return None
+
+
+def parse_address(
+    rep: Reporter, where: Location, keyword: str, text: str | None, family: int | None = None
+) -> IPAddress | None:
+    """An IPv4 or IPv6 address (of ``family`` when given); None (reported) otherwise."""
+    if text is None:
+        return None
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        rep.error(where, f"{keyword} '{text}' invalid - must be an IPv4 or IPv6 address")
+        return None
+    if family is not None and addr.version != family:
+        rep.error(where, f"{keyword} '{text}' invalid - must be an IPv{family} address")
+        return None
+    return addr
+
+
+def user_group(
+    rep: Reporter, where: Location, words: tuple[str, ...], start: int
+) -> tuple[str | None, str | None, bool]:
+    """``USER [GROUP]`` from ``words[start:]``; the bool is False if there were extra words."""
+    rest = words[start:]
+    if len(rest) > 2:
+        rep.error(where, f"{words[0]}: too many words after the user and group: {' '.join(rest)}")
+        return None, None, False
+    user = rest[0] if rest else None
+    group = rest[1] if len(rest) > 1 else None
+    return user, group, True
