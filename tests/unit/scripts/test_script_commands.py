@@ -1,0 +1,94 @@
+"""Commands, FIFO lines and the -t problems derived from verdicts."""
+
+from __future__ import annotations
+
+import subprocess
+
+from astlinux_ha.scripts.notify import NotifyScripts, fifo_line
+from astlinux_ha.scripts.runner import ScriptCommand, script_env
+from astlinux_ha.scripts.security import CheckedScript, Reason, Verdict, script_problems
+from astlinux_ha.scripts.users import ScriptUser
+
+ROOT = ScriptUser(0, 0, (0,), "root")
+
+
+def verdict(reason: Reason | None, runnable: bool, insecure: bool = False) -> Verdict:
+    return Verdict(
+        configured="/x.sh",
+        exec_path="/real/x.sh" if runnable else None,
+        runnable=runnable,
+        reason=reason,
+        messages=(f"msg {reason}",) if reason else (),
+        is_script=True,
+        insecure=insecure,
+    )
+
+
+def test_fifo_line() -> None:
+    assert fifo_line("INSTANCE", "VI_1", "MASTER", 100) == 'INSTANCE "VI_1" MASTER 100\n'
+
+
+def test_from_verdict_uses_the_checked_path_and_drops_refused() -> None:
+    ok = ScriptCommand.from_verdict(["/x.sh", "a"], verdict(None, True), ROOT)
+    assert ok is not None and ok.argv == ("/real/x.sh", "a")
+    assert ScriptCommand.from_verdict(["/x.sh"], verdict(Reason.NOT_FOUND, False), ROOT) is None
+    assert ok.with_args("INSTANCE", "VI_1").argv[-2:] == ("INSTANCE", "VI_1")
+
+
+def test_shell_fallback_quotes_every_word() -> None:
+    command = ScriptCommand(("/x.sh", "a b", "it's", "$HOME"), ROOT, shell=True)
+    argv = command.exec_argv()
+    assert argv[:2] == ["/bin/sh", "-c"]
+    echoed = ScriptCommand(("echo", "a b", "it's", "$HOME"), ROOT, shell=True).exec_argv()
+    out = subprocess.run(echoed, capture_output=True, text=True, check=True).stdout
+    assert out == "a b it's $HOME\n"
+    assert ScriptCommand(("</etc/passwd",), ROOT, shell=True).exec_argv()[2] == "</etc/passwd"
+
+
+def test_script_env_strips_loader_and_ifs() -> None:
+    env = script_env({"PATH": "/bin", "IFS": ":", "LD_PRELOAD": "x", "LD_LIBRARY_PATH": "y"})
+    assert env == {"PATH": "/bin"}
+
+
+def test_deleted_is_fault_unless_notify_deleted() -> None:
+    assert NotifyScripts().for_state("DELETED") is None
+    assert NotifyScripts(fault=ScriptCommand(("/f",), ROOT)).for_state("FAULT") is not None
+
+
+def test_problems_with_security_on() -> None:
+    problems = script_problems(
+        [
+            CheckedScript("notify_master", verdict(None, True), "k.conf:5"),
+            CheckedScript(
+                "vrrp_script", verdict(Reason.UNSAFE_PERMISSIONS, False), "k.conf:9", "chk"
+            ),
+            CheckedScript("notify_backup", verdict(Reason.NOT_FOUND, False), "k.conf:6"),
+        ],
+        security_enabled=True,
+    )
+    assert [(p.severity, p.where) for p in problems] == [
+        ("security", "k.conf:9"),
+        ("security", "k.conf:6"),
+    ]
+    assert problems[0].message.startswith("Disabling track script chk due to insecure")
+    assert problems[0].render().startswith("k.conf:9: Disabling track script chk")
+
+
+def test_problems_with_security_off() -> None:
+    problems = script_problems(
+        [
+            CheckedScript("notify", verdict(Reason.UNSAFE_PERMISSIONS, True, insecure=True), "a:1"),
+            CheckedScript("notify_fault", verdict(Reason.NOT_EXECUTABLE, False), "a:2"),
+        ],
+        security_enabled=False,
+    )
+    assert [p.severity for p in problems] == ["warning", "error", "security"]
+    assert problems[-1].message == (
+        "SECURITY VIOLATION - scripts are being executed but script_security not enabled."
+        " There are insecure scripts."
+    )
+    clean = script_problems([CheckedScript("notify", verdict(None, True))], security_enabled=False)
+    assert [p.message for p in clean] == [
+        "SECURITY VIOLATION - scripts are being executed but script_security not enabled."
+    ]
+    assert script_problems([], security_enabled=False) == []
