@@ -69,6 +69,11 @@ class RiseFall:
         """Current status (before the first result: down only with init_fail)."""
         return self.result >= self.rise
 
+    @property
+    def decided(self) -> bool:
+        """Whether the status is known: after the first result, or from the start with init_fail."""
+        return not self._initial
+
     def record(self, success: bool) -> bool | None:
         """Count one result; return True/False when keepalived reports up/down, else None."""
         initial, self._initial = self._initial, False
@@ -113,7 +118,7 @@ class TrackScript:
     @property
     def up(self) -> bool | None:
         """Known status; None until the first result unless init_fail."""
-        if self.counter._initial:
+        if not self.counter.decided:
             return None
         return self.counter.up
 
