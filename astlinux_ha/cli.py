@@ -1,1 +1,190 @@
-"""keepalived-compatible command line (placeholder until the parser lands)."""
+"""keepalived-compatible command line: ``astlinux-ha [-f FILE] [-n] [-l] [-D] ... [-t]``.
+
+``-t`` reads and checks the config, prints each problem as ``FILE:LINE: message`` on stderr
+and exits with keepalived's codes (0 runs as written, 4 cannot run, 5 errors but would run,
+6 script security). Without ``-t`` the config is validated first, so the SysV script sees a
+non-zero exit before anything daemonizes, and then :func:`astlinux_ha.daemon.run` takes over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from astlinux_ha import __version__
+from astlinux_ha.config import EXIT_FATAL, CheckResult, check
+
+DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
+DEFAULT_PIDFILE = "/var/run/keepalived.pid"
+DEFAULT_VRRP_PIDFILE = "/var/run/vrrp.pid"
+DEFAULT_STATE_DIR = "/var/state/keepalived"
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The parsed command line, typed, as the daemon receives it."""
+
+    config_file: str = DEFAULT_CONFIG
+    dont_fork: bool = False
+    log_console: bool = False
+    log_detail: bool = False
+    log_facility: int = 0  # LOG_LOCAL0 + N, as keepalived's -S
+    pid_file: str = DEFAULT_PIDFILE
+    vrrp_pid_file: str = DEFAULT_VRRP_PIDFILE
+    state_dir: str = DEFAULT_STATE_DIR
+    config_test: bool = False
+    release_vips: bool = True  # -V (--dont-release-vrrp) keeps VIPs on stop
+    no_respawn: bool = False
+    umask: int | None = None
+    config_id: str | None = None
+
+
+def _facility(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 7:
+        raise argparse.ArgumentTypeError(f"facility must be 0-7 (LOG_LOCAL0-7), not {text}")
+    return value
+
+
+def _umask(text: str) -> int:
+    try:
+        value = int(text, 0) if not text.startswith("0") else int(text, 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid umask '{text}'") from None
+    if not 0 <= value <= 0o777:
+        raise argparse.ArgumentTypeError(f"invalid umask '{text}'")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser with keepalived's flags (and our ``--state-dir``)."""
+    p = argparse.ArgumentParser(
+        prog="astlinux-ha",
+        description="VRRP high availability for AstLinux, reading keepalived.conf.",
+    )
+    p.add_argument(
+        "-f",
+        "--use-file",
+        dest="config_file",
+        default=DEFAULT_CONFIG,
+        metavar="FILE",
+        help=f"config file (default {DEFAULT_CONFIG})",
+    )
+    p.add_argument("-n", "--dont-fork", action="store_true", help="stay in the foreground")
+    p.add_argument("-l", "--log-console", action="store_true", help="log to stderr too")
+    p.add_argument("-D", "--log-detail", action="store_true", help="detailed log messages")
+    p.add_argument(
+        "-S",
+        "--log-facility",
+        type=_facility,
+        default=0,
+        metavar="0-7",
+        help="syslog facility LOG_LOCAL0-7",
+    )
+    p.add_argument(
+        "-p",
+        "--pid",
+        dest="pid_file",
+        default=DEFAULT_PIDFILE,
+        metavar="FILE",
+        help=f"pid file (default {DEFAULT_PIDFILE})",
+    )
+    p.add_argument(
+        "-r",
+        "--vrrp_pid",
+        dest="vrrp_pid_file",
+        default=DEFAULT_VRRP_PIDFILE,
+        metavar="FILE",
+        help="VRRP child pid file (accepted for compatibility)",
+    )
+    p.add_argument("-P", "--vrrp", action="store_true", help="VRRP only (always the case)")
+    p.add_argument(
+        "--state-dir",
+        default=DEFAULT_STATE_DIR,
+        metavar="DIR",
+        help=f"runtime state directory (default {DEFAULT_STATE_DIR})",
+    )
+    p.add_argument(
+        "-t",
+        "--config-test",
+        action="store_true",
+        help="check the config and exit: 0 ok, 4 cannot run, 5 errors, 6 security",
+    )
+    p.add_argument("-v", "--version", action="version", version=f"astlinux-ha {__version__}")
+    p.add_argument(
+        "-V",
+        "--dont-release-vrrp",
+        action="store_true",
+        help="leave VIPs and routes in place on stop",
+    )
+    p.add_argument(
+        "-X",
+        "--release-vips",
+        action="store_true",
+        help="remove VIPs and routes on stop (the default)",
+    )
+    p.add_argument("-R", "--dont-respawn", action="store_true", help="accepted for compatibility")
+    p.add_argument(
+        "-u",
+        "--umask",
+        type=_umask,
+        default=None,
+        metavar="MASK",
+        help="umask for files and scripts (default 0177)",
+    )
+    p.add_argument(
+        "-i",
+        "--config-id",
+        default=None,
+        metavar="ID",
+        help="config id for @ID lines (accepted; @ lines are not supported)",
+    )
+    return p
+
+
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    """Parse ``argv`` (default: sys.argv[1:]) into :class:`Options`; exits 2 on bad usage."""
+    ns = build_parser().parse_args(argv)
+    return Options(
+        config_file=ns.config_file,
+        dont_fork=ns.dont_fork,
+        log_console=ns.log_console,
+        log_detail=ns.log_detail,
+        log_facility=ns.log_facility,
+        pid_file=ns.pid_file,
+        vrrp_pid_file=ns.vrrp_pid_file,
+        state_dir=ns.state_dir,
+        config_test=ns.config_test,
+        release_vips=not ns.dont_release_vrrp or ns.release_vips,
+        no_respawn=ns.dont_respawn,
+        umask=ns.umask,
+        config_id=ns.config_id,
+    )
+
+
+def report(result: CheckResult, stream: TextIO | None = None) -> None:
+    """Print every problem as one ``FILE:LINE: message`` line (stderr by default)."""
+    out = sys.stderr if stream is None else stream
+    for problem in result.problems:
+        print(problem.render(), file=out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``astlinux-ha`` and ``python -m astlinux_ha``; returns the exit code."""
+    options = parse_options(argv)
+    result = check(options.config_file)
+    if options.config_test:
+        report(result)
+        return result.exit_code
+    if not result.runnable or result.config is None:
+        report(result)
+        print(f"astlinux-ha: {options.config_file}: configuration cannot run", file=sys.stderr)
+        return EXIT_FATAL
+    if options.log_console:
+        report(result)
+    from astlinux_ha import daemon  # imported late: -t must work without the I/O stack
+
+    return int(daemon.run(options, result.config) or 0)

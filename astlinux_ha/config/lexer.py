@@ -21,6 +21,7 @@ import glob
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .model import Location, Problem, Severity
 
@@ -31,8 +32,7 @@ _WHITE = " \t\f\v\r\n"
 _INCLUDE_VARIANTS = ("include", "includer", "includem", "includew", "includeb", "includea")
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     """One logical line: its words, its decommented text and where it starts."""
 
     words: tuple[str, ...]
@@ -242,9 +242,12 @@ class _Reader:
             self.handle(pending, Location(path, pending_line), stack)
 
     def handle(self, body: str, where: Location, stack: tuple[str, ...]) -> None:
-        keyword = body.split(None, 1)[0]
-        if keyword in _INCLUDE_VARIANTS:
-            self.include(body[len(keyword) :].strip(), where, stack)
+        words = body.split()
+        if words[0] in _INCLUDE_VARIANTS:
+            self.include(body[len(words[0]) :].strip(), where, stack)
+            return
+        if "{" not in body and "}" not in body and '"' not in body:
+            self.lines.append(Line(tuple(words), body, where))
             return
         for piece in _brace_pieces(body):
             words, unmatched = split_words(piece)

@@ -10,14 +10,18 @@ from __future__ import annotations
 import enum
 import ipaddress
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
-    """A place in a config file; renders as ``FILE:LINE``."""
+class Location(NamedTuple):
+    """A place in a config file; renders as ``FILE:LINE``.
+
+    A NamedTuple rather than a frozen dataclass: one is made per config line, and a tuple is
+    several times cheaper to build (this keeps a 5000-VIP config under the 100 ms budget).
+    """
 
     file: str
     line: int

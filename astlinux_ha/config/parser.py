@@ -8,14 +8,13 @@ here with the line of the block that is missing its ``}``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .lexer import Line
 from .model import Location, Problem, Severity
 
 
-@dataclass(frozen=True, slots=True)
-class Statement:
+class Statement(NamedTuple):
     """A keyword line with its arguments and, when followed by ``{ ... }``, its block."""
 
     words: tuple[str, ...]

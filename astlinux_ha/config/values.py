@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 
 from .model import IPAddress, Location, Problem, Severity
 
@@ -107,14 +108,21 @@ def parse_address(
     if text is None:
         return None
     try:
-        addr = ipaddress.ip_address(text)
-    except ValueError:
+        addr = _ip(text)
+    except (ValueError, OSError):
         rep.error(where, f"{keyword} '{text}' invalid - must be an IPv4 or IPv6 address")
         return None
     if family is not None and addr.version != family:
         rep.error(where, f"{keyword} '{text}' invalid - must be an IPv{family} address")
         return None
     return addr
+
+
+def _ip(text: str) -> IPAddress:
+    """inet_pton's reading of an address, as keepalived's (and faster than ip_address)."""
+    if ":" in text:
+        return ipaddress.IPv6Address(socket.inet_pton(socket.AF_INET6, text))
+    return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
 
 
 def user_group(
