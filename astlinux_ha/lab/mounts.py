@@ -1,0 +1,59 @@
+"""The mount namespace of a box: the script its holder process runs to build the AstLinux view.
+
+The holder is started as ``ip netns exec NS unshare --mount --propagation private sh -c SCRIPT``:
+``ip netns exec`` remounts /sys for the box's network namespace (so /sys/class/net shows the
+box's interfaces), ``unshare`` gives a private mount namespace that nothing propagates out of, and
+the script then lays out:
+
+  /etc, /usr/local, /var  overlays on the host's, upper layers on a scratch tmpfs (thrown away)
+  /tmp                    tmpfs, with /tmp/etc (AstLinux's /etc links point there)
+  /run (= /var/run)       tmpfs; /var/state tmpfs
+  /mnt                    tmpfs holding only kd, a bind of the box's host directory, so it
+                          survives a reboot (a new holder) like the real persistent partition
+  /etc/keepalived         -> /tmp/etc/keepalived, as the AstLinux image ships it
+
+The scratch tmpfs is mounted on /tmp only while the overlays are created, then unmounted: the
+overlays keep their private clone of it, so nothing of it stays visible in the box.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+READY = "lab-box-ready"
+
+_OVERLAYS = (("/etc", "etc"), ("/usr/local", "usr_local"), ("/var", "var"))
+
+
+def holder_script(kd_dir: str) -> str:
+    """The sh script a box's holder runs; prints READY, then sleeps holding the namespace."""
+    kd = shlex.quote(kd_dir)
+    lines = [
+        "set -eu",
+        # The /mnt/kd bind comes first: its host path may lie under /var, overlaid below.
+        "mount -t tmpfs -o mode=0755 lab-mnt /mnt",
+        "mkdir /mnt/kd",
+        f"mount --bind {kd} /mnt/kd",
+        "mount -t tmpfs -o mode=0700 lab-scratch /tmp",
+    ]
+    for target, tag in _OVERLAYS:
+        lines += [
+            f"mkdir /tmp/{tag}.upper /tmp/{tag}.work",
+            f"mount -t overlay -o lowerdir={target},upperdir=/tmp/{tag}.upper,"
+            f"workdir=/tmp/{tag}.work lab-{tag} {target}",
+        ]
+    lines += [
+        "umount /tmp",
+        "mount -t tmpfs -o mode=1777 lab-tmp /tmp",
+        "mkdir -m 0755 /tmp/etc",
+        "mount -t tmpfs -o mode=0755 lab-run /run",
+        # On hosts where /var/run is a directory rather than the usual link to /run.
+        "[ -L /var/run ] || mount -t tmpfs -o mode=0755 lab-varrun /var/run",
+        "mkdir -p /var/state",
+        "mount -t tmpfs -o mode=0755 lab-state /var/state",
+        "rm -rf /etc/keepalived",
+        "ln -s /tmp/etc/keepalived /etc/keepalived",
+        f"echo {READY}",
+        "exec sleep infinity </dev/null >/dev/null 2>&1",
+    ]
+    return "\n".join(lines) + "\n"
