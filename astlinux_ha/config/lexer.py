@@ -243,6 +243,8 @@ class _Reader:
 
     def handle(self, body: str, where: Location, stack: tuple[str, ...]) -> None:
         words = body.split()
+        if not words:  # only white space that decomment() does not strip (\v, \f)
+            return
         if words[0] in _INCLUDE_VARIANTS:
             self.include(body[len(words[0]) :].strip(), where, stack)
             return

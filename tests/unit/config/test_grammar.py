@@ -1,0 +1,521 @@
+"""A table of grammar cases: comments, quoting, escapes, continuation, VIP options, limits."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from astlinux_ha.config import CheckResult, check, check_text
+from astlinux_ha.config.model import AuthType, Severity, State
+
+BASE = "interface eth0\nvirtual_router_id 7\n"
+
+
+def inst(body: str, base: str = BASE) -> str:
+    """A minimal valid instance around ``body``."""
+    return f"vrrp_instance VI {{\n{base}{body}\n}}\n"
+
+
+def vips(*lines: str) -> str:
+    return inst("virtual_ipaddress {\n" + "\n".join(lines) + "\n}")
+
+
+def only(r: CheckResult):  # type: ignore[no-untyped-def]
+    assert r.config is not None
+    (one,) = r.config.instances
+    return one
+
+
+def messages(r: CheckResult, severity: Severity) -> list[str]:
+    return [p.render() for p in r.problems if p.severity is severity]
+
+
+def clean(r: CheckResult) -> bool:
+    return r.problems == ()
+
+
+A = ipaddress.ip_address
+Case = tuple[str, str, Callable[[CheckResult], bool]]
+
+CASES: list[Case] = [
+    # comments
+    ("bang comment", inst("priority 50 ! comment"), lambda r: only(r).priority == 50 and clean(r)),
+    ("hash comment", inst("priority 51 # x"), lambda r: only(r).priority == 51 and clean(r)),
+    ("comment line", "# whole line\n! another\n" + inst(""), clean),
+    ("comment glued", inst("priority 52#x"), lambda r: only(r).priority == 52),
+    (
+        "comment inside quotes kept",
+        inst('notify_master "/bin/a #b"'),
+        lambda r: only(r).notifies.master.command == "/bin/a #b",
+    ),
+    (
+        "escaped hash",
+        inst("notify_master /bin/a\\#b"),
+        lambda r: only(r).notifies.master.command == "/bin/a#b",
+    ),
+    (
+        "escaped bang",
+        inst("notify_master /bin/a\\!b"),
+        lambda r: only(r).notifies.master.command == "/bin/a!b",
+    ),
+    # quoting
+    (
+        "double quotes group",
+        inst("notify \"/x.sh a 'b c'\" user grp"),
+        lambda r: (
+            (
+                only(r).notifies.generic.command,
+                only(r).notifies.generic.user,
+                only(r).notifies.generic.group,
+            )
+            == ("/x.sh a 'b c'", "user", "grp")
+        ),
+    ),
+    (
+        "single quotes group",
+        inst("notify_backup '/x.sh a b' nobody"),
+        lambda r: (
+            only(r).notifies.backup.command == "/x.sh a b"
+            and only(r).notifies.backup.user == "nobody"
+        ),
+    ),
+    (
+        "escapes kept for argv split",
+        inst('notify_fault "/x.sh \\x41"'),
+        lambda r: only(r).notifies.fault.command == "/x.sh \\x41",
+    ),
+    (
+        "escaped quote in script",
+        inst('notify_stop "/x.sh \\"q\\""'),
+        lambda r: only(r).notifies.stop.command == '/x.sh \\"q\\"',
+    ),
+    (
+        "quoted router id",
+        'global_defs {\nrouter_id "my router"\n}\n',
+        lambda r: r.config.global_defs.router_id == "my router",
+    ),
+    (
+        "unterminated quote",
+        inst('notify "/x.sh'),
+        lambda r: any("quote" in m for m in messages(r, Severity.ERROR)),
+    ),
+    (
+        "notify user and group",
+        inst("notify_master /bin/m root wheel"),
+        lambda r: (
+            (only(r).notifies.master.user, only(r).notifies.master.group) == ("root", "wheel")
+        ),
+    ),
+    (
+        "notify too many words",
+        inst("notify_master /bin/m a b c"),
+        lambda r: only(r).notifies.master is None and messages(r, Severity.ERROR),
+    ),
+    # continuation and braces
+    ("continuation", inst("priority \\\n 77"), lambda r: only(r).priority == 77 and clean(r)),
+    (
+        "continuation location",
+        inst("virtual_ipaddress {\n10.0.0.1 \\\n dev eth1\n}"),
+        lambda r: (
+            only(r).virtual_ipaddresses[0].device == "eth1"
+            and only(r).virtual_ipaddresses[0].where.line == 5
+        ),
+    ),
+    ("brace on next line", "vrrp_instance VI\n{\n" + BASE + "}\n", lambda r: only(r).name == "VI"),
+    (
+        "closing brace on value line",
+        inst("unicast_peer {\n10.0.0.2 }"),
+        lambda r: only(r).unicast_peers[0].address == A("10.0.0.2"),
+    ),
+    (
+        "one-line block",
+        inst("virtual_ipaddress { 10.0.0.3 }"),
+        lambda r: only(r).virtual_ipaddresses[0].address == A("10.0.0.3"),
+    ),
+    (
+        "extra closing brace",
+        inst("") + "}\n",
+        lambda r: any("extra '}'" in m for m in messages(r, Severity.ERROR)),
+    ),
+    (
+        "missing closing brace",
+        "vrrp_instance VI {\n" + BASE,
+        lambda r: any("missing '}'" in m and ":1:" in m for m in messages(r, Severity.ERROR)),
+    ),
+    ("crlf line ends", inst("priority 53").replace("\n", "\r\n"), lambda r: only(r).priority == 53),
+    # unknown and unsupported keywords
+    (
+        "unknown keyword",
+        inst("frobnicate 1"),
+        lambda r: (
+            messages(r, Severity.WARNING) == ["<string>:4: WARNING: unknown keyword 'frobnicate'"]
+            and r.exit_code == 0
+        ),
+    ),
+    (
+        "unknown block skipped",
+        inst("whatever {\npriority 9\n}"),
+        lambda r: only(r).priority == 100 and messages(r, Severity.WARNING),
+    ),
+    (
+        "lvs ignored once",
+        inst("") + "virtual_server 1.2.3.4 80 {\nreal_server 5.6.7.8 80 {\n}\n}\n"
+        "virtual_server 1.2.3.5 80 {\n}\n",
+        lambda r: (
+            messages(r, Severity.WARNING)
+            == ["<string>:6: WARNING: LVS is not supported (virtual_server blocks are ignored)"]
+        ),
+    ),
+    (
+        "unsupported keyword named",
+        inst("use_vmac"),
+        lambda r: "not supported" in messages(r, Severity.WARNING)[0],
+    ),
+    # virtual_ipaddress options
+    (
+        "vip default prefix v4",
+        vips("10.1.1.1"),
+        lambda r: only(r).virtual_ipaddresses[0].prefixlen == 32,
+    ),
+    ("vip prefix", vips("10.1.1.1/24"), lambda r: only(r).virtual_ipaddresses[0].prefixlen == 24),
+    (
+        "vip brd +",
+        vips("10.1.1.1/24 brd +"),
+        lambda r: only(r).virtual_ipaddresses[0].broadcast == A("10.1.1.255"),
+    ),
+    (
+        "vip brd -",
+        vips("10.1.1.1/24 brd -"),
+        lambda r: only(r).virtual_ipaddresses[0].broadcast == A("10.1.1.0"),
+    ),
+    (
+        "vip brd address",
+        vips("10.1.1.1/24 broadcast 10.1.1.127"),
+        lambda r: only(r).virtual_ipaddresses[0].broadcast == A("10.1.1.127"),
+    ),
+    (
+        "vip dev scope label",
+        vips("10.1.1.1 dev eth1 scope link label eth1:5"),
+        lambda r: (lambda v: (v.device, v.scope, v.label) == ("eth1", "link", "eth1:5"))(
+            only(r).virtual_ipaddresses[0]
+        ),
+    ),
+    (
+        "vip bad scope",
+        vips("10.1.1.1 scope galaxy"),
+        lambda r: (
+            only(r).virtual_ipaddresses[0].scope is None
+            and "galaxy" in messages(r, Severity.ERROR)[0]
+        ),
+    ),
+    (
+        "vip label too long",
+        vips("10.1.1.1 label eth0:1234567890123"),
+        lambda r: only(r).virtual_ipaddresses[0].label is None and messages(r, Severity.ERROR),
+    ),
+    (
+        "vip peer",
+        vips("10.1.1.1 peer 10.1.1.2"),
+        lambda r: only(r).virtual_ipaddresses[0].peer == A("10.1.1.2"),
+    ),
+    (
+        "vip flags",
+        vips("fd00::1/64 -nodad noprefixroute home mngtmpaddr autojoin no_track"),
+        lambda r: (
+            lambda v: (
+                v.nodad
+                and v.noprefixroute
+                and v.home
+                and v.mngtmpaddr
+                and v.autojoin
+                and v.no_track
+            )
+        )(only(r).virtual_ipaddresses[0]),
+    ),
+    (
+        "vip preferred_lft",
+        vips("10.1.1.1 preferred_lft forever", "10.1.1.2 preferred_lft 0"),
+        lambda r: [v.preferred_lft for v in only(r).virtual_ipaddresses] == [0xFFFFFFFF, 0],
+    ),
+    (
+        "vip unknown option",
+        vips("10.1.1.1 sparkly"),
+        lambda r: (
+            len(only(r).virtual_ipaddresses) == 1 and "sparkly" in messages(r, Severity.ERROR)[0]
+        ),
+    ),
+    (
+        "vip bad address",
+        vips("10.1.1.300"),
+        lambda r: (
+            only(r).virtual_ipaddresses == () and "10.1.1.300" in messages(r, Severity.ERROR)[0]
+        ),
+    ),
+    (
+        "vip ipv6 forces v3",
+        vips("fd00::1"),
+        lambda r: (
+            only(r).version == 3 and only(r).virtual_ipaddresses[0].prefixlen == 128 and clean(r)
+        ),
+    ),
+    (
+        "vip mixed family",
+        vips("10.1.1.1", "fd00::1"),
+        lambda r: (
+            len(only(r).virtual_ipaddresses) == 1 and "one family" in messages(r, Severity.ERROR)[0]
+        ),
+    ),
+    (
+        "vip excluded",
+        inst("virtual_ipaddress_excluded {\n10.2.2.2/16\n}"),
+        lambda r: only(r).virtual_ipaddresses_excluded[0].prefixlen == 16,
+    ),
+    # routes, peers, tracking, auth
+    (
+        "route full",
+        inst(
+            "virtual_routes {\nsrc 10.0.0.1 10.9.0.0/16 via 10.0.0.254 dev eth0 "
+            "metric 5 table 100 scope link\n}"
+        ),
+        lambda r: (
+            lambda t: (
+                (str(t.destination), t.gateway, t.source, t.device, t.metric, t.table, t.scope)
+                == ("10.9.0.0/16", A("10.0.0.254"), A("10.0.0.1"), "eth0", 5, 100, "link")
+            )
+        )(only(r).virtual_routes[0]),
+    ),
+    (
+        "route gw and blackhole",
+        inst("virtual_routes {\nto 10.8.0.0/16 gw 10.0.0.1\nblackhole 10.7.0.0/16\n}"),
+        lambda r: (
+            only(r).virtual_routes[0].gateway == A("10.0.0.1")
+            and only(r).virtual_routes[1].route_type == "blackhole"
+        ),
+    ),
+    (
+        "peer ttl",
+        inst("unicast_peer {\n10.0.0.5 min_ttl 250 max_ttl 255\n}"),
+        lambda r: (
+            (only(r).unicast_peers[0].min_ttl, only(r).unicast_peers[0].max_ttl) == (250, 255)
+        ),
+    ),
+    (
+        "track interface weight",
+        inst("track_interface {\neth1\neth2 weight -20\n}"),
+        lambda r: (
+            [(t.name, t.weight) for t in only(r).track_interfaces] == [("eth1", 0), ("eth2", -20)]
+        ),
+    ),
+    (
+        "track script undefined",
+        inst("track_script {\nchk\n}"),
+        lambda r: only(r).track_scripts == () and "chk" in messages(r, Severity.ERROR)[0],
+    ),
+    (
+        "track script defined",
+        "vrrp_script chk {\nscript /bin/true\nweight 10\n}\n"
+        + inst("track_script {\nchk weight 5 reverse\n}"),
+        lambda r: (
+            (only(r).track_scripts[0].weight, only(r).track_scripts[0].reverse) == (5, True)
+            and r.config.script("chk").weight == 10
+            and r.config.script("chk").effective_timeout == 1.0
+        ),
+    ),
+    (
+        "auth pass",
+        inst("authentication {\nauth_type PASS\nauth_pass secret123\n}"),
+        lambda r: (
+            only(r).authentication.auth_type is AuthType.PASS
+            and only(r).authentication.password == "secret12"
+        ),
+    ),
+    (
+        "auth with v3 ignored",
+        inst("version 3\nauthentication {\nauth_type PASS\nauth_pass x\n}"),
+        lambda r: only(r).authentication is None and messages(r, Severity.ERROR),
+    ),
+    # limits just inside and just outside
+    ("vrid 1", inst("", "interface eth0\nvirtual_router_id 1\n"), clean),
+    ("vrid 255", inst("", "interface eth0\nvirtual_router_id 255\n"), clean),
+    ("vrid 0", inst("", "interface eth0\nvirtual_router_id 0\n"), lambda r: r.exit_code == 4),
+    ("vrid 256", inst("", "interface eth0\nvirtual_router_id 256\n"), lambda r: r.exit_code == 4),
+    ("priority 1", inst("priority 1"), lambda r: only(r).priority == 1 and clean(r)),
+    ("priority 255", inst("priority 255"), lambda r: only(r).priority == 255 and clean(r)),
+    ("priority 0", inst("priority 0"), lambda r: only(r).priority == 100 and r.exit_code == 5),
+    ("priority 256", inst("priority 256"), lambda r: only(r).priority == 100 and r.exit_code == 5),
+    ("v2 advert 255", inst("advert_int 255"), lambda r: only(r).advert_int == 255 and clean(r)),
+    (
+        "v2 advert 256",
+        inst("advert_int 256"),
+        lambda r: only(r).advert_int == 1 and r.exit_code == 5,
+    ),
+    (
+        "v2 advert rounds",
+        inst("advert_int 1.5"),
+        lambda r: only(r).advert_int == 2 and "rounding" in messages(r, Severity.ERROR)[0],
+    ),
+    (
+        "v3 advert 0.01",
+        inst("version 3\nadvert_int 0.01"),
+        lambda r: only(r).advert_int == 0.01 and clean(r),
+    ),
+    (
+        "v3 advert 40.95",
+        inst("version 3\nadvert_int 40.95"),
+        lambda r: only(r).advert_int == 40.95 and clean(r),
+    ),
+    (
+        "v3 advert 40.96",
+        inst("version 3\nadvert_int 40.96"),
+        lambda r: only(r).advert_int == 40.95 and r.exit_code == 5,
+    ),
+    ("advert 0", inst("advert_int 0"), lambda r: only(r).advert_int == 1 and r.exit_code == 5),
+    (
+        "down_timer_adverts 100/101",
+        inst("down_timer_adverts 100"),
+        lambda r: only(r).down_timer_adverts == 100 and clean(r),
+    ),
+    (
+        "down_timer_adverts 101",
+        inst("down_timer_adverts 101"),
+        lambda r: only(r).down_timer_adverts == 3 and r.exit_code == 5,
+    ),
+    ("preempt_delay 1000", inst("preempt_delay 1000"), lambda r: only(r).preempt_delay == 1000),
+    ("preempt_delay 1001", inst("preempt_delay 1001"), lambda r: r.exit_code == 5),
+    (
+        "script weight 253/254",
+        "vrrp_script s {\nscript /bin/true\nweight 254\n}\n",
+        lambda r: r.config.script("s").weight == 0 and r.exit_code == 5,
+    ),
+    # keepalived semantics
+    (
+        "state MASTER no priority",
+        inst("state MASTER"),
+        lambda r: only(r).priority == 255 and clean(r),
+    ),
+    (
+        "state MASTER clears nopreempt",
+        inst("state MASTER\npriority 100\nnopreempt\npreempt_delay 5"),
+        lambda r: (
+            not only(r).nopreempt
+            and only(r).preempt_delay == 0
+            and any("nopreempt will not work" in m for m in messages(r, Severity.ERROR))
+        ),
+    ),
+    (
+        "bad state",
+        inst("state LEADER"),
+        lambda r: only(r).state is State.BACKUP and r.exit_code == 5,
+    ),
+    ("no interface", "vrrp_instance VI {\nvirtual_router_id 3\n}\n", lambda r: r.exit_code == 4),
+    (
+        "unicast_src_ip family",
+        inst("unicast_src_ip fd00::1\nvirtual_ipaddress {\n10.0.0.1\n}"),
+        lambda r: only(r).unicast_src_ip is None and r.exit_code == 5,
+    ),
+    (
+        "duplicate names",
+        inst("") + inst("", "interface eth0\nvirtual_router_id 8\n"),
+        lambda r: r.exit_code == 4 and "more than once" in messages(r, Severity.FATAL)[0],
+    ),
+    (
+        "vrid collision",
+        inst("").replace("VI", "A") + inst("").replace("VI", "B"),
+        lambda r: r.exit_code == 4 and "VRID 7" in messages(r, Severity.FATAL)[0],
+    ),
+    (
+        "same vrid other family",
+        inst("").replace("VI", "A") + inst("virtual_ipaddress {\nfd00::1\n}").replace("VI", "B"),
+        clean,
+    ),
+    (
+        "sync group",
+        inst("").replace("VI", "A")
+        + inst("", "interface eth1\nvirtual_router_id 7\n").replace("VI", "B")
+        + "vrrp_sync_group G {\ngroup {\nA\nB\nC\n}\nnotify_master /bin/g\n}\n",
+        lambda r: (
+            r.config.sync_groups[0].members == ("A", "B")
+            and "C does not exist" in messages(r, Severity.ERROR)[0]
+        ),
+    ),
+    (
+        "global garp inherited",
+        "global_defs {\nvrrp_garp_master_delay 10\nvrrp_garp_master_repeat 2\n"
+        "vrrp_version 3\n}\n" + inst("garp_master_repeat 4"),
+        lambda r: (
+            (only(r).garp.master_delay, only(r).garp.master_repeat, only(r).version) == (10, 4, 3)
+        ),
+    ),
+    (
+        "global flags",
+        "global_defs {\nvrrp_strict\nvrrp_skip_check_adv_addr\nlog_unknown_vrids\n"
+        "umask 0133\nnotify_fifo /tmp/f root\nvrrp_notify_fifo_script /bin/s\n}\n",
+        lambda r: (
+            lambda g: (
+                g.vrrp_strict
+                and g.vrrp_skip_check_adv_addr
+                and g.log_unknown_vrids
+                and g.umask == 0o133
+                and g.notify_fifo.user == "root"
+                and g.vrrp_notify_fifo_script.command == "/bin/s"
+            )
+        )(r.config.global_defs),
+    ),
+    (
+        "binary junk",
+        "\x00\x01\x02 junk\n" + inst(""),
+        lambda r: any("NUL" in m for m in messages(r, Severity.ERROR)) and only(r).name == "VI",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "ok"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_grammar(text: str, ok: Callable[[CheckResult], bool]) -> None:
+    result = check_text(text)
+    assert ok(result), [p.render() for p in result.problems]
+
+
+def test_include_relative_glob_and_missing(tmp_path: Path) -> None:
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "a.conf").write_text(inst("priority 42"))
+    (tmp_path / "main.conf").write_text("include conf.d/*.conf\ninclude nothing/here.conf\n")
+    result = check(str(tmp_path / "main.conf"))
+    assert result.problems == ()
+    assert only(result).priority == 42
+    assert str(only(result).where) == f"{tmp_path}/conf.d/a.conf:1"
+
+
+def test_include_loop_is_fatal(tmp_path: Path) -> None:
+    (tmp_path / "a.conf").write_text("include b.conf\n")
+    (tmp_path / "b.conf").write_text("include a.conf\n")
+    result = check(str(tmp_path / "a.conf"))
+    assert result.exit_code == 4
+    assert any("include loop" in p.message for p in result.problems)
+
+
+def test_include_brace_expansion(tmp_path: Path) -> None:
+    (tmp_path / "x.conf").write_text(inst("").replace("VI", "X"))
+    (tmp_path / "y.conf").write_text(
+        inst("", "interface eth1\nvirtual_router_id 7\n").replace("VI", "Y")
+    )
+    (tmp_path / "m.conf").write_text("include {x,y}.conf\n")
+    result = check(str(tmp_path / "m.conf"))
+    assert [i.name for i in result.config.instances] == ["X", "Y"]
+
+
+def test_huge_file_is_a_clear_fatal_error(tmp_path: Path) -> None:
+    big = tmp_path / "big.conf"
+    big.write_bytes(b"! filler\n" * (10 * 1024 * 1024 // 9))
+    result = check(str(big))
+    assert result.exit_code == 4
+    assert any("too large" in p.message for p in result.problems)
+
+
+def test_invalid_utf8_line(tmp_path: Path) -> None:
+    path = tmp_path / "k.conf"
+    path.write_bytes(inst("").encode() + b"\xff\xfe bad\n")
+    result = check(str(path))
+    assert any("UTF-8" in p.message and p.where.line == 6 for p in result.problems)

@@ -1,0 +1,120 @@
+"""``astlinux-ha -t``: exit codes and FILE:LINE lines on stderr; options handed to the daemon."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from astlinux_ha import cli
+from astlinux_ha.config.model import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+MASTER = ROOT / "etc" / "keepalived" / "keepalived.conf.master"
+
+
+def test_config_test_on_master_example_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["-t", "-f", str(MASTER)]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_out_of_range_priority_names_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "keepalived.conf"
+    bad.write_text(MASTER.read_text().replace("priority 100", "priority 256"))
+    line = bad.read_text().splitlines().index("    priority 256") + 1
+    assert cli.main(["-t", "-f", str(bad)]) == 5
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"{bad}:{line}: priority '256' invalid - must be an integer from 1 to 255"]
+
+
+def test_fatal_config_exits_4_and_warnings_are_marked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "k.conf"
+    bad.write_text("frob 1\nvrrp_instance VI {\n  priority 50\n}\n")
+    assert cli.main(["--config-test", "--use-file", str(bad)]) == 4
+    err = capsys.readouterr().err
+    assert f"{bad}:1: WARNING: unknown keyword 'frob'" in err
+    assert f"{bad}:2: (VI) no 'interface' given" in err
+
+
+def test_missing_file_exits_4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["-t", "-f", str(tmp_path / "none.conf")]) == 4
+    assert "none.conf" in capsys.readouterr().err
+
+
+def test_run_path_hands_typed_options_to_daemon(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[cli.Options, Config]] = []
+    fake = types.ModuleType("astlinux_ha.daemon")
+    fake.run = lambda options, config: seen.append((options, config)) or 0  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "astlinux_ha.daemon", fake)
+    import astlinux_ha
+
+    monkeypatch.setattr(astlinux_ha, "daemon", fake, raising=False)
+    argv = [
+        "-f",
+        str(MASTER),
+        "-n",
+        "-l",
+        "-D",
+        "-S",
+        "3",
+        "-p",
+        "/tmp/x.pid",
+        "-P",
+        "--state-dir",
+        "/tmp/st",
+        "-V",
+        "-u",
+        "0133",
+    ]
+    assert cli.main(argv) == 0
+    ((options, config),) = seen
+    assert options == cli.Options(
+        config_file=str(MASTER),
+        dont_fork=True,
+        log_console=True,
+        log_detail=True,
+        log_facility=3,
+        pid_file="/tmp/x.pid",
+        state_dir="/tmp/st",
+        release_vips=False,
+        umask=0o133,
+    )
+    assert config.instances[0].name == "VI_1"
+
+
+def test_run_path_refuses_fatal_config_before_daemon(tmp_path: Path) -> None:
+    bad = tmp_path / "k.conf"
+    bad.write_text("vrrp_instance VI {\n}\n")
+    assert cli.main(["-f", str(bad)]) == 4
+
+
+def test_bad_facility_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["-S", "9", "-t"])
+    assert exc.value.code == 2
+
+
+def test_python_m_entry_point() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "astlinux_ha", "-t", "-f", str(MASTER)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert (proc.returncode, proc.stderr) == (0, "")
+    version = subprocess.run(
+        [sys.executable, "-m", "astlinux_ha", "-v"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert version.stdout.startswith("astlinux-ha ")
