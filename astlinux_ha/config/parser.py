@@ -33,58 +33,52 @@ class Statement(NamedTuple):
         return self.words[1:]
 
 
-class _Node:
-    __slots__ = ("line", "children")
-
-    def __init__(self, line: Line | None) -> None:
-        self.line = line
-        self.children: list[_Node] | None = None
-
-    def freeze(self) -> Statement:
-        assert self.line is not None
-        block = None
-        if self.children is not None:
-            block = tuple(c.freeze() for c in self.children if c.line is not None)
-        return Statement(self.line.words, self.line.text, self.line.where, block)
-
-
 def parse_lines(lines: Sequence[Line]) -> tuple[tuple[Statement, ...], tuple[Problem, ...]]:
     """Pair the braces in ``lines``; return the top-level statements and brace problems."""
     problems: list[Problem] = []
-    top: list[_Node] = []
-    stack: list[tuple[list[_Node], _Node | None]] = []  # (enclosing list, owner of the block)
-    current = top
-    previous: _Node | None = None  # the node a '{' on the next line would open
-    for line in lines:
-        first = line.words[0]
-        if first == "{" and len(line.words) == 1:
-            if previous is None or previous.children is not None:
-                problems.append(Problem(line.where, Severity.ERROR, "unexpected '{' - ignoring"))
-                owner = _Node(None)  # a throwaway block keeps the braces paired
+    current: list[Statement] = []
+    # Each open block: the list it sits in and its owner (None for a stray '{').
+    stack: list[tuple[list[Statement], Statement | None]] = []
+    can_open = False  # True right after a plain statement: a '{' now opens its block
+    for words, text, where in lines:
+        first = words[0]
+        if first == "{" and len(words) == 1:
+            owner: Statement | None = None
+            if can_open:
+                owner = current.pop()
             else:
-                owner = previous
-            owner.children = []
+                problems.append(Problem(where, Severity.ERROR, "unexpected '{' - ignoring"))
             stack.append((current, owner))
-            current = owner.children
-            previous = None
-            continue
-        if first == "}" and len(line.words) == 1:
+            current = []
+            can_open = False
+        elif first == "}" and len(words) == 1:
             if not stack:
-                problems.append(Problem(line.where, Severity.ERROR, "extra '}' found - ignoring"))
+                problems.append(Problem(where, Severity.ERROR, "extra '}' found - ignoring"))
             else:
-                current, _owner = stack.pop()
-            previous = None
-            continue
-        node = _Node(line)
-        current.append(node)
-        previous = node
-    for _enclosing, owner in reversed(stack):
-        if owner is not None and owner.line is not None:
+                current = _close(stack, current)
+            can_open = False
+        else:
+            current.append(Statement(words, text, where))
+            can_open = True
+    while stack:
+        owner = stack[-1][1]
+        if owner is not None:
             problems.append(
                 Problem(
-                    owner.line.where,
+                    owner.where,
                     Severity.ERROR,
-                    f"missing '}}' at the end of block '{' '.join(owner.line.words)}'",
+                    f"missing '}}' at the end of block '{' '.join(owner.words)}'",
                 )
             )
-    return tuple(n.freeze() for n in top), tuple(problems)
+        current = _close(stack, current)
+    return tuple(current), tuple(problems)
+
+
+def _close(
+    stack: list[tuple[list[Statement], Statement | None]], children: list[Statement]
+) -> list[Statement]:
+    """End the innermost block; its statements become the owner's block."""
+    enclosing, owner = stack.pop()
+    if owner is not None:
+        enclosing.append(owner._replace(block=tuple(children)))
+    return enclosing
