@@ -1,0 +1,88 @@
+"""Watching who holds an address, continuously, while a scenario runs.
+
+One thread polls every box over netlink and is the only one that does: the scenario waits on
+it. Each poll is judged against the current phase: while *settled*, two holders is a violation;
+during a *transition* (between an action and its expected outcome) a brief overlap is only
+measured, since a handover takes a packet's flight; while *blocked* (VRRP dropped on purpose),
+two holders is the expected split brain.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+SETTLED, TRANSITION, BLOCKED = "settled", "transition", "blocked"
+
+
+class HolderMonitor:
+    """Polls ``holders()`` every ``interval`` seconds; records changes and violations."""
+
+    def __init__(self, holders: Callable[[], list[str]], interval: float = 0.03) -> None:
+        self._holders = holders
+        self.interval = interval
+        self.phase = TRANSITION
+        self.current: list[str] = []
+        self.changes: list[tuple[float, list[str]]] = []  # (wall time, holders)
+        self.violations: list[tuple[float, list[str]]] = []
+        self.max_overlap = 0.0
+        self.error: BaseException | None = None
+        self._overlap_since: float | None = None
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="holder-monitor", daemon=True)
+
+    def start(self) -> HolderMonitor:
+        """Begin polling."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop polling and wait for the thread."""
+        self._stop.set()
+        self._thread.join(5)
+
+    def set_phase(self, phase: str) -> None:
+        """Tell the monitor how to judge what it sees from now on."""
+        with self._cond:
+            self.phase = phase
+            self._overlap_since = None
+
+    def wait_for(self, expected: list[str], timeout: float) -> float | None:
+        """Block until exactly ``expected`` hold the address; seconds waited, None on timeout."""
+        start = time.monotonic()
+        want = sorted(expected)
+        with self._cond:
+            ok = self._cond.wait_for(
+                lambda: sorted(self.current) == want or self.error is not None, timeout)
+        if self.error is not None:
+            raise self.error
+        return time.monotonic() - start if ok else None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                now_holders = self._holders()
+            except BaseException as exc:  # surface to the waiting scenario, not a dead thread
+                with self._cond:
+                    self.error = exc
+                    self._cond.notify_all()
+                return
+            self._judge(time.time(), now_holders)
+            self._stop.wait(self.interval)
+
+    def _judge(self, now: float, holders: list[str]) -> None:
+        with self._cond:
+            if holders != self.current or not self.changes:
+                self.changes.append((now, holders))
+            self.current = holders
+            if len(holders) > 1:
+                if self.phase == SETTLED:
+                    self.violations.append((now, holders))
+                elif self.phase == TRANSITION:
+                    self._overlap_since = self._overlap_since or now
+                    self.max_overlap = max(self.max_overlap, now - self._overlap_since)
+            else:
+                self._overlap_since = None
+            self._cond.notify_all()

@@ -1,0 +1,73 @@
+"""pytest fixtures for the lab, loaded by tests/conftest.py.
+
+``lab``: a fresh, empty Lab per test, always torn down (even when the test raises); when the
+test fails, the logs of every process spawned in its boxes are printed, so a failing daemon
+explains itself in the test report. ``seed_lab``: the same with the seed's master, backup and
+client boxes already added. Before the first lab of a session, leftovers of crashed runs are
+swept (only labs whose owner process is gone).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from .lab import Lab, sweep
+
+REQUIRED_TOOLS = ("ip", "nsenter", "unshare", "nft", "tcpdump", "ping")
+
+
+def lab_skip_reason() -> str | None:
+    """Why lab tests cannot run here, or None when they can."""
+    if os.geteuid() != 0:
+        return "the lab needs root (network and mount namespaces)"
+    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+    if missing:
+        return f"the lab needs {', '.join(missing)} (run make deps)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def _lab_session() -> None:
+    reason = lab_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    sweep()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Remember each phase's report on the item, so fixtures can tell a failed test."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"_lab_rep_{report.when}", report)
+
+
+@pytest.fixture
+def lab(_lab_session: None, request: pytest.FixtureRequest) -> Iterator[Lab]:
+    """A fresh lab, removed afterwards whatever the test did."""
+    the_lab = Lab()
+    try:
+        yield the_lab
+    finally:
+        report = getattr(request.node, "_lab_rep_call", None)
+        if report is not None and report.failed:
+            _print_logs(the_lab)
+        the_lab.close()
+
+
+@pytest.fixture
+def seed_lab(lab: Lab) -> Lab:
+    """A lab with the seed's boxes: master 10.10.50.62, backup .65, client .10 (all /24)."""
+    lab.add_seed_boxes()
+    return lab
+
+
+def _print_logs(the_lab: Lab) -> None:
+    for box in the_lab.boxes.values():
+        for proc in box.spawned:
+            print(f"----- {box.name}: {proc.log_path.name} -----")
+            print(proc.log_text()[-6000:])

@@ -1,0 +1,8 @@
+"""Shared fixtures: the lab (virtual AstLinux boxes on a switch), see astlinux_ha.lab."""
+
+from astlinux_ha.lab.pytest_plugin import (  # noqa: F401  (pytest finds fixtures and hooks here)
+    _lab_session,
+    lab,
+    pytest_runtest_makereport,
+    seed_lab,
+)
