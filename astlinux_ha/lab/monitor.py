@@ -60,6 +60,11 @@ class HolderMonitor:
             raise self.error
         return time.monotonic() - start if ok else None
 
+    def current_since(self) -> float:
+        """Wall time at which the current set of holders was first seen."""
+        with self._cond:
+            return self.changes[-1][0] if self.changes else time.time()
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:

@@ -146,7 +146,9 @@ class _Scenario:
         self.monitor.set_phase(during)
         action()
         waited = self.monitor.wait_for(want, timeout)
-        step.took = None if waited is None else time.time() - wall_start
+        # From the first poll that saw the outcome, not from when wait_for noticed it: a
+        # restart's stop returns only after the daemon exited, long after the handover.
+        step.took = None if waited is None else max(0.0, self.monitor.current_since() - wall_start)
         step.holders = list(self.monitor.current)
         step._wall = (wall_start, time.time())
         if step.took is None:

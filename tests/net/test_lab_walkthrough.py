@@ -24,7 +24,8 @@ def test_seed_walkthrough_with_keepalived(lab, mode):
     if mode == "multicast":
         master_conf = daemons.without_unicast(master_conf)
         backup_conf = daemons.without_unicast(backup_conf)
-        assert "unicast" not in master_conf.replace("vrrp_check_unicast_src", "")
+        for conf in (master_conf, backup_conf):
+            assert "unicast_peer" not in conf and "unicast_src_ip" not in conf
     cap = lab.capture()
     result = run_walkthrough(lab, master_conf, backup_conf)
     cap.stop()
