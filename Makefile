@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.deps-stamp
 # Debian packages the lab, the interop tests and the service tests use.
-APT_PKGS := keepalived iproute2 tcpdump iputils-ping busybox dash shellcheck procps kmod
+APT_PKGS := keepalived iproute2 tcpdump iputils-ping busybox dash shellcheck procps kmod nftables util-linux
 
 .PHONY: deps test test-unit lint demo bench clean wheels install uninstall
 
