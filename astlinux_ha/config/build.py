@@ -12,7 +12,8 @@ import dataclasses
 from typing import Any
 
 from .addresses import parse_peer, parse_route, parse_vip
-from .lexer import split_script_line
+from astlinux_ha.scripts.argv import CommandSyntaxError, split_command
+
 from .model import (
     Authentication,
     AuthType,
@@ -55,11 +56,24 @@ _NOTIFY_KEYS = {
 TIMER_MAX = 2**32 // 1_000_000  # keepalived keeps timers in microseconds in 32 bits
 
 
+def _script_words(rep: Reporter, st: Statement) -> list[str] | None:
+    """The line split the way keepalived re-reads script lines (quotes and escapes done).
+
+    keepalived applies the same quoted-and-escaped split twice: once to the whole line here,
+    and once more to the command word when the script runs (``split_command`` again), so four
+    backslashes in the file reach the script as one (checked against keepalived 2.2.7).
+    """
+    try:
+        return split_command(st.text)
+    except CommandSyntaxError as err:
+        rep.error(st.where, f"{st.keyword}: {err}")
+        return None
+
+
 def script_command(rep: Reporter, st: Statement) -> ScriptCommand | None:
     """``KEYWORD CMD [USER [GROUP]]`` re-split with quotes, as keepalived's notify_script_init."""
-    words = split_script_line(st.text)
+    words = _script_words(rep, st)
     if words is None:
-        rep.error(st.where, f"{st.keyword}: unmatched quote or trailing '\\' in '{st.text}'")
         return None
     if len(words) < 2 or not words[1].strip():
         rep.error(st.where, f"'{st.keyword}' needs a script - ignoring")
@@ -451,9 +465,11 @@ def read_script(rep: Reporter, st: Statement) -> VrrpScript | None:
         where = item.where
         value = item.words[1] if len(item.words) > 1 else None
         if key == "script":
-            words = split_script_line(item.text)
-            if words is None or len(words) < 2:
-                rep.error(where, f"vrrp_script {st.args[0]}: bad script line '{item.text}'")
+            words = _script_words(rep, item)
+            if words is None:
+                pass
+            elif len(words) < 2 or not words[1].strip():
+                rep.error(where, f"vrrp_script {st.args[0]}: 'script' needs a command - ignoring")
             else:
                 f["script"] = ScriptCommand(words[1], None, None, where)
                 if len(words) > 2:

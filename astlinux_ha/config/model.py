@@ -83,10 +83,11 @@ class UserGroup:
 
 @dataclass(frozen=True, slots=True)
 class ScriptCommand:
-    """A script as configured: the command text with the outer quotes removed.
+    """A script as configured: the command word of its line, after keepalived's first split.
 
-    Backslash escapes are left in ``command``; ``astlinux_ha.scripts.argv.split_command``
-    does keepalived's second split (words, single quotes, escapes) when the script is run.
+    keepalived splits a script line with quotes and escapes (``"..."``/``'...'`` removed,
+    ``\\x41`` decoded), takes the second word as the command, and splits that word once more
+    when it runs the script: ``astlinux_ha.scripts.argv.split_command(command)`` gives argv.
     """
 
     command: str

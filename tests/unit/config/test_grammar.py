@@ -10,6 +10,7 @@ import pytest
 
 from astlinux_ha.config import CheckResult, check, check_text
 from astlinux_ha.config.model import AuthType, Severity, State
+from astlinux_ha.scripts.argv import split_command
 
 BASE = "interface eth0\nvirtual_router_id 7\n"
 
@@ -83,14 +84,30 @@ CASES: list[Case] = [
         ),
     ),
     (
-        "escapes kept for argv split",
+        "hex escape decoded on the first split",
         inst('notify_fault "/x.sh \\x41"'),
-        lambda r: only(r).notifies.fault.command == "/x.sh \\x41",
+        lambda r: only(r).notifies.fault.command == "/x.sh A",
     ),
     (
         "escaped quote in script",
         inst('notify_stop "/x.sh \\"q\\""'),
-        lambda r: only(r).notifies.stop.command == '/x.sh \\"q\\"',
+        lambda r: only(r).notifies.stop.command == '/x.sh "q"',
+    ),
+    # keepalived 2.2.7 ran these as /tmp/q1\x.sh and /tmp/q2x.sh: escapes are done twice
+    (
+        "four backslashes reach the script as one",
+        inst('notify_master "/tmp/q1\\\\\\\\x.sh"'),
+        lambda r: split_command(only(r).notifies.master.command) == ["/tmp/q1\\x.sh"],
+    ),
+    (
+        "two backslashes vanish",
+        inst('notify_backup "/tmp/q2\\\\x.sh"'),
+        lambda r: split_command(only(r).notifies.backup.command) == ["/tmp/q2x.sh"],
+    ),
+    (
+        "vrrp_script script escapes",
+        'vrrp_script s {\nscript "/bin/chk \\"a b\\" c"\n}\n',
+        lambda r: split_command(r.config.script("s").script.command) == ["/bin/chk", "a b", "c"],
     ),
     (
         "quoted router id",
