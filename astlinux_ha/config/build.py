@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .addresses import parse_peer, parse_route, parse_vip
 from astlinux_ha.scripts.argv import CommandSyntaxError, split_command
 
+from .addresses import parse_peer, parse_route, parse_vip
 from .model import (
     Authentication,
     AuthType,

@@ -302,4 +302,3 @@ def lex_text(text: str, path: str = "<string>") -> LexResult:
         reader.files.append(path)
         reader.read_text(path, data, (os.path.realpath(path),))
     return LexResult(tuple(reader.lines), tuple(reader.problems), tuple(reader.files))
-
