@@ -593,7 +593,7 @@ def build(
                 groups.append(grp)
         elif key in ("virtual_server", "virtual_server_group"):
             if not lvs_warned:
-                rep.warning(st.where, "LVS is not supported (virtual_server blocks are ignored)")
+                rep.warning(st.where, "LVS (virtual_server) is not supported - ignoring")
                 lvs_warned = True
         else:
             _unknown(rep, st, UNSUPPORTED_TOP)

@@ -51,10 +51,14 @@ class Problem:
     message: str
 
     def render(self) -> str:
-        """The one-line form ``-t`` prints; warnings are prefixed so they stand out."""
-        prefix = "WARNING: " if self.severity is Severity.WARNING else ""
+        """The one-line form ``-t`` prints: ``FILE:LINE: message``.
+
+        Warnings (which leave the exit code at 0) end in `` (warning)``; the tag goes last so
+        that ``FILE:LINE: message`` stays greppable whatever the severity.
+        """
         place = f"{self.where}: " if self.where is not None else ""
-        return f"{place}{prefix}{self.message}"
+        tag = " (warning)" if self.severity is Severity.WARNING else ""
+        return f"{place}{self.message}{tag}"
 
 
 class State(enum.Enum):

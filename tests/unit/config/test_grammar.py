@@ -168,7 +168,7 @@ CASES: list[Case] = [
         "unknown keyword",
         inst("frobnicate 1"),
         lambda r: (
-            messages(r, Severity.WARNING) == ["<string>:4: WARNING: unknown keyword 'frobnicate'"]
+            messages(r, Severity.WARNING) == ["<string>:4: unknown keyword 'frobnicate' (warning)"]
             and r.exit_code == 0
         ),
     ),
@@ -183,7 +183,7 @@ CASES: list[Case] = [
         "virtual_server 1.2.3.5 80 {\n}\n",
         lambda r: (
             messages(r, Severity.WARNING)
-            == ["<string>:6: WARNING: LVS is not supported (virtual_server blocks are ignored)"]
+            == ["<string>:6: LVS (virtual_server) is not supported - ignoring (warning)"]
         ),
     ),
     (
