@@ -13,6 +13,7 @@ import dataclasses
 from collections import Counter
 
 from .model import (
+    AuthType,
     Config,
     Location,
     Problem,
@@ -121,41 +122,134 @@ def complete_instance(rep: Reporter, inst: VrrpInstance, script_names: set[str])
     if len(peers) != len(inst.unicast_peers):
         changes["unicast_peers"] = peers
 
+    if not kept:
+        _no_vips(rep, inst, version)
+    done = dataclasses.replace(inst, **changes) if changes else inst
+    for stage in (_preemption, _strict, _authentication, _accept):
+        done = stage(rep, done)
+    return _tracks(rep, done, script_names)
+
+
+def _no_vips(rep: Reporter, inst: VrrpInstance, version: int) -> None:
+    """keepalived needs a VIP for v3 or strict mode and only warns otherwise."""
+    if version == 3 or inst.strict_mode:
+        rep.add(
+            inst.where,
+            Severity.FATAL,
+            f"({inst.name}) No VIP specified; at least one is required",
+        )
+    else:
+        rep.error(inst.where, f"({inst.name}) No VIP specified; at least one is sensible")
+
+
+def _preemption(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
+    """Priority from the state, and what an initial MASTER or an owner cannot have."""
+    name = inst.name
+    where = inst.where
+    changes: dict[str, object] = {}
     priority = inst.priority
     if inst.state is State.MASTER and "priority" not in inst.explicit:
-        priority = 255
-        changes["priority"] = 255
-    if priority == 255 and inst.nopreempt:
+        priority = changes["priority"] = 255
+    nopreempt = inst.nopreempt
+    if priority == 255 and nopreempt:
         rep.error(
-            where, f"({name}) nopreempt is incompatible with priority 255 - resetting nopreempt"
+            where, f"({name}) nopreempt is incompatible with priority 255. resetting nopreempt"
         )
-        changes["nopreempt"] = False
-    elif inst.state is State.MASTER and inst.nopreempt:
-        rep.error(
-            where,
-            f"({name}) Warning - nopreempt will not work with initial state MASTER - clearing",
-        )
-        changes["nopreempt"] = False
-    if inst.state is State.MASTER and inst.preempt_delay:
-        rep.error(
-            where,
-            f"({name}) Warning - preempt delay will not work with initial state MASTER - clearing",
-        )
+        nopreempt = changes["nopreempt"] = False
+    preempt_delay = inst.preempt_delay
+    if inst.state is State.MASTER:
+        if nopreempt:
+            rep.error(
+                where,
+                f"({name}) Warning - nopreempt will not work with initial state MASTER - clearing",
+            )
+            nopreempt = changes["nopreempt"] = False
+        if preempt_delay:
+            rep.error(
+                where,
+                f"({name}) Warning - preempt delay will not work with initial state MASTER"
+                " - clearing",
+            )
+            preempt_delay = changes["preempt_delay"] = 0.0
+    if preempt_delay and nopreempt:
+        rep.error(where, f"({name}) preempt_delay is incompatible with nopreempt mode - resetting")
         changes["preempt_delay"] = 0.0
+    return dataclasses.replace(inst, **changes) if changes else inst
 
+
+def _strict(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
+    """strict_mode (vrrp_strict) refusals, with keepalived's wording."""
+    name = inst.name
+    where = inst.where
+    if not inst.strict_mode:
+        return inst
+    changes: dict[str, object] = {}
+    if inst.unicast_peers:
+        rep.add(where, Severity.FATAL, f"({name}) Unicast peers are not supported in strict mode")
+    if (inst.state is State.MASTER) != (inst.priority == 255):
+        rep.error(where, f"({name}) State MASTER must match being address owner")
+        changes["state"] = State.MASTER if inst.priority == 255 else State.BACKUP
+    _ipv6_link_local(rep, inst)
+    if inst.preempt_delay:
+        rep.error(where, f"({name}) preempt_delay is incompatible with strict mode - resetting")
+        changes["preempt_delay"] = 0.0
+    if inst.down_timer_adverts != 3:
+        rep.error(
+            where, f"({name}) down_timer_adverts is incompatible with strict mode - resetting"
+        )
+        changes["down_timer_adverts"] = 3
+    return dataclasses.replace(inst, **changes) if changes else inst
+
+
+def _ipv6_link_local(rep: Reporter, inst: VrrpInstance) -> None:
+    """RFC 5798: with multicast adverts the first IPv6 VIP must be link-local (strict only;
+    keepalived merely logs it otherwise, which -t does not show)."""
+    vips = inst.virtual_ipaddresses
+    if inst.family == 6 and not inst.unicast and vips and not vips[0].address.is_link_local:
+        rep.error(vips[0].where, f"({inst.name}) the first IPv6 VIP address must be link local")
+
+
+def _authentication(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
+    """Authentication only exists in VRRPv2, outside strict mode, with a password."""
     auth = inst.authentication
-    if auth is not None:
-        reason = None
-        if inst.strict_mode:
-            reason = "strict mode does not support authentication"
-        elif version == 3:
-            reason = "VRRP version 3 does not support authentication"
-        elif not auth.password:
-            reason = "authentication specified but no password (auth_pass) given"
-        if reason:
-            rep.error(auth.where, f"({name}) {reason} - ignoring it")
-            changes["authentication"] = None
+    if auth is None:
+        return inst
+    name = inst.name
+    reason = None
+    if inst.strict_mode:
+        reason = "Strict mode does not support authentication. Ignoring."
+    elif inst.version == 3:
+        reason = "VRRP version 3 does not support authentication. Ignoring."
+    elif not auth.password:
+        reason = "Authentication specified but no password given. Ignoring"
+    if reason:
+        rep.error(auth.where, f"({name}) {reason}")
+        return dataclasses.replace(inst, authentication=None)
+    if auth.auth_type is AuthType.AH and inst.state is State.MASTER:
+        rep.error(
+            auth.where,
+            f"({name}) Initial state master is incompatible with AH authentication - clearing",
+        )
+        return dataclasses.replace(inst, state=State.BACKUP)
+    return inst
 
+
+def _accept(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
+    """Resolve ``accept`` to a bool: on for the owner, else off only in strict mode."""
+    owner = inst.priority == 255
+    accept = (owner or not inst.strict_mode) if inst.accept is None else inst.accept
+    if accept and not owner and inst.strict_mode and inst.version == 2:
+        rep.error(
+            inst.where,
+            f"({inst.name}) warning - accept mode for VRRP version 2 does not comply with"
+            " RFC3768 - resetting",
+        )
+        accept = False
+    return inst if accept is inst.accept else dataclasses.replace(inst, accept=accept)
+
+
+def _tracks(rep: Reporter, inst: VrrpInstance, script_names: set[str]) -> VrrpInstance:
+    """Drop track_script entries naming no vrrp_script, as keepalived does."""
     tracks = []
     for ref in inst.track_scripts:
         if ref.name in script_names:
@@ -163,11 +257,11 @@ def complete_instance(rep: Reporter, inst: VrrpInstance, script_names: set[str])
         else:
             rep.error(
                 ref.where,
-                f"({name}) track_script {ref.name} is not a defined vrrp_script - ignoring it",
+                f"({inst.name}) track script {ref.name} not found, ignoring...",
             )
-    if len(tracks) != len(inst.track_scripts):
-        changes["track_scripts"] = tuple(tracks)
-    return dataclasses.replace(inst, **changes) if changes else inst
+    if len(tracks) == len(inst.track_scripts):
+        return inst
+    return dataclasses.replace(inst, track_scripts=tuple(tracks))
 
 
 def _sync_groups(

@@ -16,7 +16,9 @@ BASE = "interface eth0\nvirtual_router_id 7\n"
 
 
 def inst(body: str, base: str = BASE) -> str:
-    """A minimal valid instance around ``body``."""
+    """A minimal valid instance around ``body`` (with one VIP unless ``body`` has its own)."""
+    if "virtual_ipaddress" not in body:
+        body += "\nvirtual_ipaddress {\n10.9.9.9\n}"
     return f"vrrp_instance VI {{\n{base}{body}\n}}\n"
 
 
@@ -183,7 +185,7 @@ CASES: list[Case] = [
         "virtual_server 1.2.3.5 80 {\n}\n",
         lambda r: (
             messages(r, Severity.WARNING)
-            == ["<string>:6: LVS (virtual_server) is not supported - ignoring (warning)"]
+            == ["<string>:9: LVS (virtual_server) is not supported - ignoring (warning)"]
         ),
     ),
     (
@@ -486,6 +488,68 @@ CASES: list[Case] = [
         "\x00\x01\x02 junk\n" + inst(""),
         lambda r: any("NUL" in m for m in messages(r, Severity.ERROR)) and only(r).name == "VI",
     ),
+    # keepalived's completion rules (vrrp_complete_instance, 2.2.7 wording)
+    (
+        "no VIP v2 is an error",
+        "vrrp_instance VI {\n" + BASE + "}\n",
+        lambda r: r.exit_code == 5 and "at least one is sensible" in messages(r, Severity.ERROR)[0],
+    ),
+    (
+        "no VIP v3 cannot run",
+        "vrrp_instance VI {\n" + BASE + "version 3\n}\n",
+        lambda r: r.exit_code == 4 and "at least one is required" in messages(r, Severity.FATAL)[0],
+    ),
+    (
+        "strict refuses unicast",
+        inst("strict_mode\nunicast_peer {\n10.0.0.2\n}"),
+        lambda r: r.exit_code == 4 and "not supported in strict mode" in r.problems[0].message,
+    ),
+    (
+        "strict MASTER must be owner",
+        inst("strict_mode\nstate MASTER\npriority 100"),
+        lambda r: only(r).state is State.BACKUP and "must match being address owner" in str(r),
+    ),
+    (
+        "strict resets down_timer_adverts",
+        inst("strict_mode\ndown_timer_adverts 5"),
+        lambda r: only(r).down_timer_adverts == 3 and r.exit_code == 5,
+    ),
+    (
+        "strict v6 first VIP link-local",
+        inst("strict_mode\nvirtual_ipaddress {\nfd00::1\n}"),
+        lambda r: "must be link local" in messages(r, Severity.ERROR)[0],
+    ),
+    (
+        "preempt_delay with nopreempt",
+        inst("nopreempt\npreempt_delay 30"),
+        lambda r: only(r).preempt_delay == 0 and only(r).nopreempt and r.exit_code == 5,
+    ),
+    (
+        "preempt_delay kept for BACKUP",
+        inst("preempt_delay 30"),
+        lambda r: only(r).preempt_delay == 30.0 and clean(r),
+    ),
+    (
+        "AH with initial MASTER",
+        inst("state MASTER\nauthentication {\nauth_type AH\nauth_pass x\n}"),
+        lambda r: only(r).state is State.BACKUP and "incompatible with AH" in str(r),
+    ),
+    ("accept defaults on", inst(""), lambda r: only(r).accept is True and clean(r)),
+    (
+        "accept defaults off in strict mode",
+        inst("strict_mode"),
+        lambda r: only(r).accept is False and clean(r),
+    ),
+    (
+        "accept with strict v2 reset",
+        inst("strict_mode\naccept"),
+        lambda r: only(r).accept is False and "RFC3768" in messages(r, Severity.ERROR)[0],
+    ),
+    (
+        "owner accepts in strict mode",
+        inst("strict_mode\nstate MASTER"),
+        lambda r: (only(r).priority, only(r).accept) == (255, True) and clean(r),
+    ),
 ]
 
 
@@ -535,4 +599,4 @@ def test_invalid_utf8_line(tmp_path: Path) -> None:
     path = tmp_path / "k.conf"
     path.write_bytes(inst("").encode() + b"\xff\xfe bad\n")
     result = check(str(path))
-    assert any("UTF-8" in p.message and p.where.line == 6 for p in result.problems)
+    assert any("UTF-8" in p.message and p.where.line == 9 for p in result.problems)

@@ -52,6 +52,7 @@ def expected(path: str, state: State, priority: int, src: str, peer: str) -> tup
             ),
         ),
         check_unicast_src=True,
+        accept=True,  # keepalived's default outside strict mode
         explicit=frozenset({"state", "priority", "advert_int", "virtual_router_id"}),
     )
     return globals_, instance
