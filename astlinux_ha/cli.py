@@ -36,6 +36,7 @@ class Options:
     vrrp_pid_file: str = DEFAULT_VRRP_PIDFILE
     state_dir: str = DEFAULT_STATE_DIR
     config_test: bool = False
+    status: bool = False  # --status: print the state dir's status table instead of running
     release_vips: bool = True  # -V (--dont-release-vrrp) keeps VIPs on stop
     no_respawn: bool = False
     umask: int | None = None
@@ -113,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check the config and exit: 0 ok, 4 cannot run, 5 errors, 6 security",
     )
+    p.add_argument(
+        "--status",
+        action="store_true",
+        help="print the running daemon's instances from the state dir and exit",
+    )
     p.add_argument("-v", "--version", action="version", version=f"astlinux-ha {__version__}")
     p.add_argument(
         "-V",
@@ -158,6 +164,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         vrrp_pid_file=ns.vrrp_pid_file,
         state_dir=ns.state_dir,
         config_test=ns.config_test,
+        status=ns.status,
         release_vips=not ns.dont_release_vrrp or ns.release_vips,
         no_respawn=ns.dont_respawn,
         umask=ns.umask,
@@ -175,10 +182,16 @@ def report(result: CheckResult, stream: TextIO | None = None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``astlinux-ha`` and ``python -m astlinux_ha``; returns the exit code."""
     options = parse_options(argv)
-    result = check(options.config_file)
+    if options.status:
+        from astlinux_ha.status_table import print_status
+
+        return print_status(options.state_dir)
     if options.config_test:
+        # -t also checks every script as start-up would (exit 6 for a refused one).
+        result = check(options.config_file, scripts=True)
         report(result)
         return result.exit_code
+    result = check(options.config_file)
     if not result.runnable or result.config is None:
         report(result)
         print(f"astlinux-ha: {options.config_file}: configuration cannot run", file=sys.stderr)

@@ -4,13 +4,15 @@ Public API::
 
     load(path) -> Config                  # raises ConfigError when the config cannot run
     check(path) -> CheckResult            # never raises: the config (if any) and every problem
+    check(path, scripts=True)             # ... plus every script's enable_script_security check
+    check_scripts(config) -> ScriptReport # per-script argv, user and verdict, and the problems
     exit_code(problems) -> int            # keepalived -t's code: 0 ok, 4 fatal, 5 error, 6 security
     ConfigError(problems)                 # .problems: the Problem list, each FILE:LINE: message
 
 Stages: :mod:`.lexer` (text to logical lines, includes) -> :mod:`.parser` (brace pairing) ->
 :mod:`.build` (keywords to :mod:`.model` dataclasses) -> :mod:`.checks` (keepalived's limits
-and derived values). Script argv splitting and script security live in
-``astlinux_ha.scripts``; their problems can be merged into a :class:`CheckResult`.
+and derived values) -> :mod:`.script_security` (optional: every script through
+``astlinux_ha.scripts``' security check, as keepalived does at start-up; ``-t`` uses it).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .checks import complete
 from .lexer import LexResult, lex_file, lex_text
 from .model import Config, Location, Problem, Severity
 from .parser import parse_lines
+from .script_security import ScriptCheck, ScriptReport, check_scripts
 from .values import Reporter
 
 EXIT_OK = 0
@@ -98,10 +101,18 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def check(path: str) -> CheckResult:
-    """Read ``path`` (and its includes) and report every problem; never raises."""
+def check(path: str, *, scripts: bool = False) -> CheckResult:
+    """Read ``path`` (and its includes) and report every problem; never raises.
+
+    ``scripts=True`` also runs every configured script through enable_script_security's
+    checks (user lookups, path walks: real file system access), as ``-t`` does.
+    """
     with _no_gc():
-        return _finish(path, lex_file(path))
+        result = _finish(path, lex_file(path))
+    if not scripts or result.config is None:
+        return result
+    report = check_scripts(result.config)
+    return CheckResult(result.config, (*result.problems, *report.problems))
 
 
 def check_text(text: str, path: str = "<string>") -> CheckResult:
@@ -124,8 +135,11 @@ __all__ = [
     "ConfigError",
     "Location",
     "Problem",
+    "ScriptCheck",
+    "ScriptReport",
     "Severity",
     "check",
+    "check_scripts",
     "check_text",
     "exit_code",
     "load",

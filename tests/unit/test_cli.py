@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import types
@@ -118,3 +120,45 @@ def test_python_m_entry_point() -> None:
         cwd=ROOT,
     )
     assert version.stdout.startswith("astlinux-ha ")
+
+
+def test_status_prints_the_state_dir_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = {
+        "instances": {
+            "VI_1": {
+                "state": "MASTER",
+                "priority": 100,
+                "effective_priority": 100,
+                "vips": ["10.10.50.244"],
+            }
+        }
+    }
+    (tmp_path / "status.json").write_text(json.dumps(status))
+    assert cli.main(["--status", "--state-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:2] == ["INSTANCE", "STATE"]
+    assert out[1].split()[:2] == ["VI_1", "MASTER"]
+    assert cli.main(["--status", "--state-dir", str(tmp_path / "none")]) == 3
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="script user checks need root")
+def test_config_test_refused_script_exits_6(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    scripts.chmod(0o777)  # world-writable: enable_script_security refuses what is inside
+    notify = scripts / "master.sh"
+    notify.write_text("#!/bin/sh\n")
+    notify.chmod(0o755)
+    conf = tmp_path / "keepalived.conf"
+    text = MASTER.read_text().replace(
+        "    priority 100", f"    priority 100\n    notify_master {notify}"
+    )
+    conf.write_text(text)
+    line = text.splitlines().index(f"    notify_master {notify}") + 1
+    assert cli.main(["-t", "-f", str(conf)]) == 6
+    err = capsys.readouterr().err
+    assert f"{conf}:{line}: Disabling notify_master script: Unsafe permissions found" in err

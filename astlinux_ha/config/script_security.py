@@ -1,0 +1,156 @@
+"""Every script a config would run, checked the way keepalived checks them at start-up.
+
+This is the bridge between the typed config and ``astlinux_ha.scripts``: it splits each
+configured command into argv (keepalived's second split), resolves the user it runs as
+(``script_user`` or the script's own ``USER [GROUP]``), asks ``scripts.security`` for a
+verdict, and turns the findings into config :class:`Problem` lines, so ``-t`` exits 6 for a
+script that enable_script_security refuses. The daemon can use the same verdicts to decide
+what it may run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from astlinux_ha.scripts import problems as script_problems_mod
+from astlinux_ha.scripts.argv import CommandSyntaxError, split_command
+from astlinux_ha.scripts.security import CheckedScript, Verdict, check_script, script_problems
+from astlinux_ha.scripts.users import (
+    ScriptUser,
+    UserResolution,
+    UserSpec,
+    resolve_default_user,
+    resolve_script_user,
+)
+
+from .model import Config, Location, Notifies, Problem, ScriptCommand, Severity
+
+_NOTIFY_KINDS = (
+    ("master", "notify_master"),
+    ("backup", "notify_backup"),
+    ("fault", "notify_fault"),
+    ("stop", "notify_stop"),
+    ("deleted", "notify_deleted"),
+    ("master_rx_lower_pri", "notify_master_rx_lower_pri"),
+    ("generic", "notify"),
+)
+_SEVERITY = {
+    "warning": Severity.WARNING,
+    "error": Severity.ERROR,
+    "security": Severity.SECURITY,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConfiguredScript:
+    """One script of the config with its keyword (``notify_master``, ``vrrp_script``...)."""
+
+    kind: str
+    command: ScriptCommand
+    track_name: str | None = None  # the vrrp_script's name, for keepalived's wording
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptCheck:
+    """The outcome for one script: argv, user and verdict (None where it was dropped early)."""
+
+    script: ConfiguredScript
+    argv: tuple[str, ...] | None
+    user: ScriptUser | None
+    verdict: Verdict | None
+
+    @property
+    def runnable(self) -> bool:
+        """True when the daemon may run this script."""
+        return self.verdict is not None and self.verdict.runnable
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptReport:
+    """Every script's check and every problem found, in config order."""
+
+    checks: tuple[ScriptCheck, ...]
+    problems: tuple[Problem, ...]
+
+
+def configured_scripts(config: Config) -> Iterator[ConfiguredScript]:
+    """Every script the config names, in the order keepalived reads them."""
+    g = config.global_defs
+    for kind in ("notify_fifo_script", "vrrp_notify_fifo_script"):
+        command = getattr(g, kind)
+        if command is not None:
+            yield ConfiguredScript(kind, command)
+    for scr in config.scripts:
+        if scr.script is not None:
+            yield ConfiguredScript("vrrp_script", scr.script, scr.name)
+    for inst in config.instances:
+        yield from _notifies(inst.notifies)
+    for group in config.sync_groups:
+        yield from _notifies(group.notifies)
+
+
+def _notifies(notifies: Notifies) -> Iterator[ConfiguredScript]:
+    for slot, kind in _NOTIFY_KINDS:
+        command = getattr(notifies, slot)
+        if command is not None:
+            yield ConfiguredScript(kind, command)
+
+
+def _location(where: str | None, fallback: Location | None) -> Location | None:
+    """scripts.problems carry ``FILE:LINE`` strings; turn them back into a Location."""
+    if where is None:
+        return fallback
+    file, _, line = where.rpartition(":")
+    return Location(file, int(line)) if file and line.isdigit() else fallback
+
+
+def _convert(
+    found: tuple[script_problems_mod.Problem, ...] | list[script_problems_mod.Problem],
+    fallback: Location | None,
+) -> list[Problem]:
+    return [Problem(_location(p.where, fallback), _SEVERITY[p.severity], p.message) for p in found]
+
+
+def check_scripts(config: Config) -> ScriptReport:
+    """Check every script of ``config`` as keepalived does at start-up; never raises."""
+    g = config.global_defs
+    security = g.enable_script_security
+    scripts = list(configured_scripts(config))
+    if not scripts:
+        return ScriptReport((), ())
+    spec = None
+    if g.script_user is not None:
+        spec = UserSpec(g.script_user.user, g.script_user.group, str(g.script_user.where))
+    default = resolve_default_user(spec, security_enabled=security)
+    problems = _convert(default.problems, g.where)
+    checks: list[ScriptCheck] = []
+    verdicts: list[CheckedScript] = []
+    for item in scripts:
+        check, found = _check_one(item, default, security)
+        checks.append(check)
+        problems += found
+        if check.verdict is not None:
+            verdicts.append(
+                CheckedScript(item.kind, check.verdict, str(item.command.where), item.track_name)
+            )
+    problems += _convert(script_problems(verdicts, security_enabled=security), None)
+    return ScriptReport(tuple(checks), tuple(problems))
+
+
+def _check_one(
+    item: ConfiguredScript, default: UserResolution, security: bool
+) -> tuple[ScriptCheck, list[Problem]]:
+    command = item.command
+    where = command.where
+    try:
+        argv = tuple(split_command(command.command))
+    except CommandSyntaxError as err:
+        return ScriptCheck(item, None, None, None), [Problem(where, Severity.ERROR, str(err))]
+    own = UserSpec(command.user, command.group, str(where)) if command.user else None
+    resolved = resolve_script_user(own, default, kind=item.kind, argv0=argv[0], where=str(where))
+    found = _convert(resolved.problems, where)
+    if resolved.user is None:
+        return ScriptCheck(item, argv, None, None), found
+    verdict = check_script(argv[0], resolved.user.uid, resolved.user.gid, security_enabled=security)
+    return ScriptCheck(item, argv, resolved.user, verdict), found
