@@ -19,6 +19,10 @@ ROUTE_TYPES = frozenset(
     {"unicast", "blackhole", "unreachable", "prohibit", "throw", "local", "broadcast", "multicast"}
 )
 FOREVER = 0xFFFFFFFF
+_DEFAULTS: dict[int, ipaddress.IPv4Network | ipaddress.IPv6Network] = {
+    4: ipaddress.IPv4Network("0.0.0.0/0"),
+    6: ipaddress.IPv6Network("::/0"),
+}
 _VIP_FLAGS = {
     "home": "home",
     "-nodad": "nodad",
@@ -140,6 +144,7 @@ def parse_route(rep: Reporter, line: Line) -> VirtualRoute | None:
     if words[0] in ROUTE_TYPES:
         fields["route_type"] = words.pop(0)
     dest: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+    dest_text = ""
     i = 0
     while i < len(words):
         opt = words[i]
@@ -165,6 +170,7 @@ def parse_route(rep: Reporter, line: Line) -> VirtualRoute | None:
         )
         if not keyed:
             if dest is None:
+                dest_text = opt
                 dest = _route_dest(rep, line, opt)
                 if dest is None:
                     return None
@@ -177,6 +183,7 @@ def parse_route(rep: Reporter, line: Line) -> VirtualRoute | None:
             break
         i += 2
         if opt == "to":
+            dest_text = value
             dest = _route_dest(rep, line, value)
             if dest is None:
                 return None
@@ -205,6 +212,17 @@ def parse_route(rep: Reporter, line: Line) -> VirtualRoute | None:
     if dest is None:
         rep.error(where, f"virtual route '{line.text}' has no destination - ignoring")
         return None
+    if not fields.get("no_track") and "device" not in fields:
+        # keepalived tracks a route through its interface; without one it cannot.
+        rep.error(
+            where,
+            f"Warning - cannot track route {dest_text} with no interface specified, not tracking",
+        )
+        fields["no_track"] = True
+    if dest_text == "default" and dest.prefixlen == 0:
+        # A bare ``default`` takes its family from the gateway or source, as iproute2's does.
+        hint = fields.get("gateway") or fields.get("source")
+        dest = _DEFAULTS[6] if isinstance(hint, ipaddress.IPv6Address) else _DEFAULTS[4]
     for key in ("gateway", "source"):
         got = fields.get(key)
         if isinstance(got, ipaddress.IPv4Address | ipaddress.IPv6Address) and (
@@ -220,9 +238,11 @@ def parse_route(rep: Reporter, line: Line) -> VirtualRoute | None:
 def _route_dest(
     rep: Reporter, line: Line, text: str
 ) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    """A route destination: ``default`` or ``IP[/len]`` (host bits are an error)."""
-    if text == "default":
-        return ipaddress.IPv4Network("0.0.0.0/0")
+    """A route destination: ``default[4|6]`` or ``IP[/len]`` (host bits are an error)."""
+    if text in ("default", "default4"):
+        return _DEFAULTS[4]  # ``default`` may become ::/0 once the gateway is known
+    if text == "default6":
+        return _DEFAULTS[6]
     head = _address_and_prefix(rep, line, text, "route destination")
     if head is None:
         return None

@@ -315,6 +315,33 @@ CASES: list[Case] = [
         ),
     ),
     (
+        "route default takes the gateway's family",
+        inst(
+            "virtual_ipaddress {\nfe80::1\n}\n"
+            "virtual_routes {\ndefault via fe80::ff dev eth0\ndefault6 dev eth0\n}"
+        ),
+        lambda r: (
+            [str(t.destination) for t in only(r).virtual_routes] == ["::/0", "::/0"] and clean(r)
+        ),
+    ),
+    (
+        "route default is IPv4 without a hint",
+        inst("virtual_routes {\ndefault dev eth0\ndefault4 dev eth0 no_track\n}"),
+        lambda r: [str(t.destination) for t in only(r).virtual_routes] == ["0.0.0.0/0"] * 2,
+    ),
+    (
+        "route without dev is not tracked",
+        inst("virtual_routes {\n10.6.0.0/16 via 10.0.0.1\n}"),
+        lambda r: (
+            only(r).virtual_routes[0].no_track
+            and messages(r, Severity.ERROR)
+            == [
+                "<string>:5: Warning - cannot track route 10.6.0.0/16 with no interface"
+                " specified, not tracking"
+            ]
+        ),
+    ),
+    (
         "peer ttl",
         inst("unicast_peer {\n10.0.0.5 min_ttl 250 max_ttl 255\n}"),
         lambda r: (
