@@ -28,6 +28,7 @@ from .model import Location, Problem, Severity
 MAX_LINE = 1023  # keepalived's MAXBUF (1024) including the terminating NUL
 MAX_FILE_BYTES = 2 * 1024 * 1024  # far above any real config; refuses runaway or junk files
 MAX_INCLUDE_DEPTH = 32
+MAX_BAD_LINES = 10  # beyond this many unreadable lines the file is junk, not a config
 _WHITE = " \t\f\v\r\n"
 _INCLUDE_VARIANTS = ("include", "includer", "includem", "includew", "includeb", "includea")
 
@@ -207,24 +208,37 @@ class _Reader:
         self.read_text(path, data, (*stack, real))
 
     def read_text(self, path: str, data: bytes, stack: tuple[str, ...]) -> None:
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            # One clear line instead of one complaint per line of a binary file.
+            self.problem(
+                Location(path, data.count(b"\n", 0, nul) + 1),
+                Severity.FATAL,
+                "binary data (NUL byte) - not a text configuration file",
+            )
+            return
         text = data.decode("utf-8", errors="surrogateescape")
         pending = ""
         pending_line = 0
+        bad_lines = 0
         for number, raw in enumerate(text.split("\n"), start=1):
             raw = raw.rstrip("\r")
             if not raw and not pending:
                 continue
             where = Location(path, number)
-            if len(raw) > MAX_LINE:
-                self.problem(where, Severity.ERROR, "line too long - ignoring")
+            split = self.decomment_line(raw, where)
+            if split is None:
+                bad_lines += 1
+                if bad_lines > MAX_BAD_LINES:
+                    self.problem(
+                        where,
+                        Severity.FATAL,
+                        f"more than {MAX_BAD_LINES} unreadable lines"
+                        " - not a text configuration file",
+                    )
+                    return
                 continue
-            if "\x00" in raw:
-                self.problem(where, Severity.ERROR, "embedded NUL character - ignoring line")
-                continue
-            if not raw.isascii() and not _valid_text(raw):
-                self.problem(where, Severity.ERROR, "not valid UTF-8 text - ignoring line")
-                continue
-            body, cont, open_quote = decomment(raw)
+            body, cont, open_quote = split
             if open_quote:
                 self.problem(where, Severity.ERROR, f"unterminated quote in '{raw.strip()}'")
             if pending:
@@ -240,6 +254,19 @@ class _Reader:
                 self.handle(body, where, stack)
         if pending:
             self.handle(pending, Location(path, pending_line), stack)
+
+    def decomment_line(self, raw: str, where: Location) -> tuple[str, bool, bool] | None:
+        """:func:`decomment` for one physical line; None (reported) for an unreadable one."""
+        if len(raw) > MAX_LINE:
+            self.problem(where, Severity.ERROR, "line too long - ignoring")
+            return None
+        split = decomment(raw)
+        # Bytes that are not UTF-8 only matter outside comments: keepalived reads bytes, so a
+        # Latin-1 comment is harmless.
+        if not split[0].isascii() and not _valid_text(split[0]):
+            self.problem(where, Severity.ERROR, "not valid UTF-8 text - ignoring line")
+            return None
+        return split
 
     def handle(self, body: str, where: Location, stack: tuple[str, ...]) -> None:
         words = body.split()

@@ -511,9 +511,28 @@ CASES: list[Case] = [
         )(r.config.global_defs),
     ),
     (
-        "binary junk",
-        "\x00\x01\x02 junk\n" + inst(""),
-        lambda r: any("NUL" in m for m in messages(r, Severity.ERROR)) and only(r).name == "VI",
+        "binary junk is one fatal line",
+        inst("") + "\x01\x02 junk\x00\n" * 50,
+        lambda r: (
+            r.exit_code == 4
+            and [p.render() for p in r.problems]
+            == ["<string>:9: binary data (NUL byte) - not a text configuration file"]
+        ),
+    ),
+    (
+        "a Latin-1 comment is harmless",
+        inst("priority 60 # caf\udce9"),
+        lambda r: only(r).priority == 60 and clean(r),
+    ),
+    (
+        "non-UTF-8 outside a comment drops the line",
+        inst("priority 61\nlabel caf\udce9"),
+        lambda r: only(r).priority == 61 and "UTF-8" in messages(r, Severity.ERROR)[0],
+    ),
+    (
+        "many unreadable lines stop the read",
+        "x\udcff\n" * 30 + inst(""),
+        lambda r: r.exit_code == 4 and "unreadable lines" in messages(r, Severity.FATAL)[0],
     ),
     # keepalived's completion rules (vrrp_complete_instance, 2.2.7 wording)
     (
