@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -28,6 +29,8 @@ from .model import Location, Problem, Severity
 MAX_LINE = 1023  # keepalived's MAXBUF (1024) including the terminating NUL
 MAX_FILE_BYTES = 2 * 1024 * 1024  # far above any real config; refuses runaway or junk files
 MAX_INCLUDE_DEPTH = 32
+# C0 controls other than white space, and DEL: never in a text config, always in binary junk.
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
 MAX_BAD_LINES = 10  # beyond this many unreadable lines the file is junk, not a config
 _WHITE = " \t\f\v\r\n"
 _INCLUDE_VARIANTS = ("include", "includer", "includem", "includew", "includeb", "includea")
@@ -208,13 +211,13 @@ class _Reader:
         self.read_text(path, data, (*stack, real))
 
     def read_text(self, path: str, data: bytes, stack: tuple[str, ...]) -> None:
-        nul = data.find(b"\x00")
-        if nul >= 0:
+        control = _CONTROL.search(data)
+        if control is not None:
             # One clear line instead of one complaint per line of a binary file.
             self.problem(
-                Location(path, data.count(b"\n", 0, nul) + 1),
+                Location(path, data.count(b"\n", 0, control.start()) + 1),
                 Severity.FATAL,
-                "binary data (NUL byte) - not a text configuration file",
+                f"binary data (byte 0x{control.group()[0]:02x}) - not a text configuration file",
             )
             return
         text = data.decode("utf-8", errors="surrogateescape")

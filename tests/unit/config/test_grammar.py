@@ -516,7 +516,7 @@ CASES: list[Case] = [
         lambda r: (
             r.exit_code == 4
             and [p.render() for p in r.problems]
-            == ["<string>:9: binary data (NUL byte) - not a text configuration file"]
+            == ["<string>:9: binary data (byte 0x01) - not a text configuration file"]
         ),
     ),
     (
