@@ -34,10 +34,10 @@ def _round_half_up(value: float, step: float) -> float:
     return ((units + quantum // 2) // quantum) * quantum / 1_000_000
 
 
-def _advert_int(rep: Reporter, inst: VrrpInstance) -> float:
+def _advert_int(rep: Reporter, inst: VrrpInstance, version: int) -> float:
     where = inst.where
     value = inst.advert_int
-    if inst.version == 2:
+    if version == 2:
         if abs(value - round(value)) > 1e-9:
             rounded = max(1.0, _round_half_up(value, 1.0))
             rep.error(
@@ -99,8 +99,7 @@ def complete_instance(rep: Reporter, inst: VrrpInstance, script_names: set[str])
             rep.error(where, f"({name}) cannot use IPv6 with VRRP version 2 - using version 3")
         version = 3
         changes["version"] = 3
-    checked = dataclasses.replace(inst, version=version)
-    advert = _advert_int(rep, checked)
+    advert = _advert_int(rep, inst, version)
     if advert != inst.advert_int:
         changes["advert_int"] = advert
 
@@ -124,6 +123,13 @@ def complete_instance(rep: Reporter, inst: VrrpInstance, script_names: set[str])
 
     if not kept:
         _no_vips(rep, inst, version)
+    priority = inst.priority
+    if inst.state is State.MASTER and "priority" not in inst.explicit:
+        priority = changes["priority"] = 255  # keepalived: an initial MASTER owns the VIPs
+    if inst.accept is None:
+        changes["accept"] = priority == 255 or not inst.strict_mode
+    # One replace for the common case; the stages below only copy again when they change
+    # something (keeps a 255-instance config inside the parse budget).
     done = dataclasses.replace(inst, **changes) if changes else inst
     for stage in (_preemption, _strict, _authentication, _accept):
         done = stage(rep, done)
@@ -143,15 +149,12 @@ def _no_vips(rep: Reporter, inst: VrrpInstance, version: int) -> None:
 
 
 def _preemption(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
-    """Priority from the state, and what an initial MASTER or an owner cannot have."""
+    """What an initial MASTER or an address owner cannot have."""
     name = inst.name
     where = inst.where
     changes: dict[str, object] = {}
-    priority = inst.priority
-    if inst.state is State.MASTER and "priority" not in inst.explicit:
-        priority = changes["priority"] = 255
     nopreempt = inst.nopreempt
-    if priority == 255 and nopreempt:
+    if inst.priority == 255 and nopreempt:
         rep.error(
             where, f"({name}) nopreempt is incompatible with priority 255. resetting nopreempt"
         )
@@ -235,17 +238,15 @@ def _authentication(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
 
 
 def _accept(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
-    """Resolve ``accept`` to a bool: on for the owner, else off only in strict mode."""
-    owner = inst.priority == 255
-    accept = (owner or not inst.strict_mode) if inst.accept is None else inst.accept
-    if accept and not owner and inst.strict_mode and inst.version == 2:
+    """Strict VRRPv2 has no accept mode except for the owner (RFC 3768)."""
+    if inst.accept and inst.priority != 255 and inst.strict_mode and inst.version == 2:
         rep.error(
             inst.where,
             f"({inst.name}) warning - accept mode for VRRP version 2 does not comply with"
             " RFC3768 - resetting",
         )
-        accept = False
-    return inst if accept is inst.accept else dataclasses.replace(inst, accept=accept)
+        return dataclasses.replace(inst, accept=False)
+    return inst
 
 
 def _tracks(rep: Reporter, inst: VrrpInstance, script_names: set[str]) -> VrrpInstance:

@@ -302,7 +302,9 @@ class VrrpInstance:
     higher_prio_send_advert: bool = False
     skip_check_adv_addr: bool = False
     strict_mode: bool = False
-    accept: bool | None = None  # None: keepalived's default (on unless strict)
+    # None only before checks: completion resolves keepalived's default (on for the owner
+    # or outside strict mode), so a loaded Config always has a bool here.
+    accept: bool | None = None
     v3_checksum_as_v2: bool = False
     explicit: frozenset[str] = frozenset()
 
