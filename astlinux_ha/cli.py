@@ -185,10 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.status:
         from astlinux_ha.status_table import print_status
 
-        return print_status(options.state_dir)
+        # sys.stdout passed explicitly: print_status's default was bound when it was imported.
+        return print_status(options.state_dir, sys.stdout)
     if options.config_test:
         # -t also checks every script as start-up would (exit 6 for a refused one).
-        result = check(options.config_file, scripts=True)
+        result = check(options.config_file, host=True)
         report(result)
         return result.exit_code
     result = check(options.config_file)

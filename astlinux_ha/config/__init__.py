@@ -4,15 +4,17 @@ Public API::
 
     load(path) -> Config                  # raises ConfigError when the config cannot run
     check(path) -> CheckResult            # never raises: the config (if any) and every problem
-    check(path, scripts=True)             # ... plus every script's enable_script_security check
+    check(path, host=True)                # ... plus checks against this host: every script's
+                                          #     enable_script_security verdict, interfaces exist
     check_scripts(config) -> ScriptReport # per-script argv, user and verdict, and the problems
     exit_code(problems) -> int            # keepalived -t's code: 0 ok, 4 fatal, 5 error, 6 security
     ConfigError(problems)                 # .problems: the Problem list, each FILE:LINE: message
 
 Stages: :mod:`.lexer` (text to logical lines, includes) -> :mod:`.parser` (brace pairing) ->
 :mod:`.build` (keywords to :mod:`.model` dataclasses) -> :mod:`.checks` (keepalived's limits
-and derived values) -> :mod:`.script_security` (optional: every script through
-``astlinux_ha.scripts``' security check, as keepalived does at start-up; ``-t`` uses it).
+and derived values) -> optionally, checks against this host (``-t`` uses them):
+:mod:`.script_security` (every script through ``astlinux_ha.scripts``' security check, as
+keepalived does at start-up) and :mod:`.host_checks` (named interfaces exist).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 
 from .build import build
 from .checks import complete
+from .host_checks import interface_problems
 from .lexer import LexResult, lex_file, lex_text
 from .model import Config, Location, Problem, Severity
 from .parser import parse_lines
@@ -101,18 +104,19 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def check(path: str, *, scripts: bool = False) -> CheckResult:
+def check(path: str, *, host: bool = False) -> CheckResult:
     """Read ``path`` (and its includes) and report every problem; never raises.
 
-    ``scripts=True`` also runs every configured script through enable_script_security's
-    checks (user lookups, path walks: real file system access), as ``-t`` does.
+    ``host=True`` adds what only this host can answer, as ``-t`` does: every configured
+    script through enable_script_security's checks (user lookups, path walks) and whether
+    the named interfaces exist.
     """
     with _no_gc():
         result = _finish(path, lex_file(path))
-    if not scripts or result.config is None:
+    if not host or result.config is None:
         return result
-    report = check_scripts(result.config)
-    return CheckResult(result.config, (*result.problems, *report.problems))
+    found = (*interface_problems(result.config), *check_scripts(result.config).problems)
+    return CheckResult(result.config, (*result.problems, *found))
 
 
 def check_text(text: str, path: str = "<string>") -> CheckResult:

@@ -19,7 +19,7 @@ GLOBALS = "global_defs {\n  enable_script_security\n  script_user root\n}\n"
 def conf(body: str, globals_: str = GLOBALS) -> str:
     return (
         f"{globals_}vrrp_script chk {{\n  script /bin/true\n}}\n"
-        "vrrp_instance VI {\n  interface eth0\n  virtual_router_id 9\n"
+        "vrrp_instance VI {\n  interface lo\n  virtual_router_id 9\n"
         f"  virtual_ipaddress {{\n    10.9.9.9\n  }}\n{body}}}\n"
     )
 
@@ -54,7 +54,7 @@ def test_safe_script_passes_and_gets_argv_and_user(tmp_path: Path) -> None:
     script = make_script(tmp_path)
     path = tmp_path / "k.conf"
     path.write_text(conf(f"  notify_master \"{script} 'a b' c\"\n"))
-    result = check(str(path), scripts=True)
+    result = check(str(path), host=True)
     assert result.problems == ()
     assert result.config is not None
     report = check_scripts(result.config)
@@ -72,7 +72,7 @@ def test_script_in_world_writable_dir_is_a_security_problem(tmp_path: Path) -> N
     script = make_script(unsafe)
     path = tmp_path / "k.conf"
     path.write_text(conf(f"  notify_master {script}\n"))
-    result = check(str(path), scripts=True)
+    result = check(str(path), host=True)
     assert result.exit_code == 6
     (problem,) = [p for p in result.problems if p.severity is Severity.SECURITY]
     line = path.read_text().splitlines().index(f"  notify_master {script}") + 1
@@ -85,7 +85,7 @@ def test_scripts_without_script_security_are_a_violation(tmp_path: Path) -> None
     script = make_script(tmp_path)
     path = tmp_path / "k.conf"
     path.write_text(conf(f"  notify_master {script}\n", "global_defs {\n  script_user root\n}\n"))
-    result = check(str(path), scripts=True)
+    result = check(str(path), host=True)
     assert result.exit_code == 6
     assert any("SECURITY VIOLATION" in p.message for p in result.problems)
 
@@ -95,7 +95,7 @@ def test_unknown_script_user_drops_the_script(tmp_path: Path) -> None:
     script = make_script(tmp_path)
     path = tmp_path / "k.conf"
     path.write_text(conf(f"  notify_master {script} no_such_user_here\n"))
-    result = check(str(path), scripts=True)
+    result = check(str(path), host=True)
     assert result.exit_code == 5
     assert any("no_such_user_here" in p.message for p in result.problems)
     assert result.config is not None
@@ -117,4 +117,4 @@ def test_scripts_are_not_checked_unless_asked(tmp_path: Path) -> None:
     path = tmp_path / "k.conf"
     path.write_text(conf("  notify_master /nonexistent/x.sh\n"))
     assert check(str(path)).exit_code == 0
-    assert check(str(path), scripts=True).exit_code != 0
+    assert check(str(path), host=True).exit_code != 0
