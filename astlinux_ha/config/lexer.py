@@ -201,7 +201,7 @@ class _Reader:
         self.total_bytes += len(data)
         if len(data) > MAX_FILE_BYTES or self.total_bytes > MAX_FILE_BYTES:
             self.problem(
-                where or Location(path, 0),
+                where,  # the include line, or None for the main file (no line to blame)
                 Severity.FATAL,
                 f"configuration too large (more than {MAX_FILE_BYTES // (1024 * 1024)} MiB)"
                 f" reading '{path}'",
@@ -327,7 +327,12 @@ def lex_text(text: str, path: str = "<string>") -> LexResult:
     reader = _Reader()
     data = text.encode("utf-8", errors="surrogateescape")
     if len(data) > MAX_FILE_BYTES:
-        reader.problem(Location(path, 0), Severity.FATAL, "configuration too large")
+        reader.problem(
+            None,
+            Severity.FATAL,
+            f"configuration too large (more than {MAX_FILE_BYTES // (1024 * 1024)} MiB)"
+            f" reading '{path}'",
+        )
     else:
         reader.files.append(path)
         reader.read_text(path, data, (os.path.realpath(path),))
