@@ -131,7 +131,7 @@ def complete_instance(rep: Reporter, inst: VrrpInstance, script_names: set[str])
     # One replace for the common case; the stages below only copy again when they change
     # something (keeps a 255-instance config inside the parse budget).
     done = dataclasses.replace(inst, **changes) if changes else inst
-    for stage in (_preemption, _strict, _authentication, _accept):
+    for stage in (_unicast_without_peers, _preemption, _strict, _authentication, _accept):
         done = stage(rep, done)
     return _tracks(rep, done, script_names)
 
@@ -250,7 +250,16 @@ def _accept(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
 
 
 def _tracks(rep: Reporter, inst: VrrpInstance, script_names: set[str]) -> VrrpInstance:
-    """Drop track_script entries naming no vrrp_script, as keepalived does."""
+    """Drop track entries keepalived drops: its own interface, an undefined vrrp_script."""
+    changes: dict[str, object] = {}
+    interfaces = tuple(t for t in inst.track_interfaces if t.name != inst.interface)
+    if len(interfaces) != len(inst.track_interfaces):
+        # The instance's own interface is always tracked (unless dont_track_primary).
+        rep.error(
+            inst.where,
+            f"({inst.name}) Ignoring track_interface {inst.interface} since own interface",
+        )
+        changes["track_interfaces"] = interfaces
     tracks = []
     for ref in inst.track_scripts:
         if ref.name in script_names:
@@ -260,9 +269,23 @@ def _tracks(rep: Reporter, inst: VrrpInstance, script_names: set[str]) -> VrrpIn
                 ref.where,
                 f"({inst.name}) track script {ref.name} not found, ignoring...",
             )
-    if len(tracks) == len(inst.track_scripts):
-        return inst
-    return dataclasses.replace(inst, track_scripts=tuple(tracks))
+    if len(tracks) != len(inst.track_scripts):
+        changes["track_scripts"] = tuple(tracks)
+    return dataclasses.replace(inst, **changes) if changes else inst
+
+
+def _unicast_without_peers(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
+    """A unicast keyword without peers means multicast; keepalived calls that deprecated."""
+    if not inst.unicast_peers and (
+        inst.unicast_src_ip is not None or "check_unicast_src" in inst.explicit
+    ):
+        rep.warning(
+            inst.where,
+            f"({inst.name}) A unicast keyword has been specified without any unicast peers."
+            " Defaulting to multicast. This usage is deprecated - please update your"
+            " configuration.",
+        )
+    return inst
 
 
 def _sync_groups(

@@ -580,6 +580,24 @@ CASES: list[Case] = [
         inst("state MASTER\nauthentication {\nauth_type AH\nauth_pass x\n}"),
         lambda r: only(r).state is State.BACKUP and "incompatible with AH" in str(r),
     ),
+    (
+        "track_interface of its own interface is dropped",
+        inst("track_interface {\neth0 weight -5\neth1\n}"),
+        lambda r: (
+            [t.name for t in only(r).track_interfaces] == ["eth1"]
+            and messages(r, Severity.ERROR)
+            == ["<string>:1: (VI) Ignoring track_interface eth0 since own interface"]
+        ),
+    ),
+    (
+        "unicast_src_ip without peers is multicast",
+        inst("unicast_src_ip 10.0.0.5"),
+        lambda r: (
+            not only(r).unicast
+            and "Defaulting to multicast" in messages(r, Severity.WARNING)[0]
+            and r.exit_code == 0
+        ),
+    ),
     ("accept defaults on", inst(""), lambda r: only(r).accept is True and clean(r)),
     (
         "accept defaults off in strict mode",
