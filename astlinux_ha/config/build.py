@@ -136,14 +136,25 @@ class _GarpFields:
             return True
         if key in cls.COUNTS:
             count = parse_int(rep, st.where, st.keyword, need(rep, st.where, st.words, 1), 0, 10000)
+            if count == 0 and key in ("garp_master_repeat", "garp_master_refresh_repeat"):
+                rep.error(st.where, f"{st.keyword} must be greater than 0, setting to 1")
+                count = 1
             if count is not None:
                 into[cls.COUNTS[key]] = count
             return True
         if key == "min_garp":
             flag = parse_flag(rep, st.where, st.words)
             if flag:
-                # keepalived: one GARP and no second burst
-                into.update(min_garp=True, master_repeat=1, master_delay=0.0)
+                # keepalived: one GARP, no second burst, no refresh - but what was already
+                # set stays (later lines still override).
+                into["min_garp"] = True
+                for name, value in (
+                    ("master_repeat", 1),
+                    ("master_delay", 0.0),
+                    ("master_refresh", 0.0),
+                    ("master_refresh_repeat", 0),
+                ):
+                    into.setdefault(name, value)
             return True
         return False
 
@@ -402,6 +413,10 @@ def read_instance(rep: Reporter, st: Statement, g: GlobalDefs) -> VrrpInstance |
             pass
         else:
             _unknown(rep, item, UNSUPPORTED_INSTANCE)
+    if f["strict_mode"]:
+        # Strict mode sends no repeat burst after a lower-priority advert unless asked to.
+        garp.setdefault("lower_prio_delay", 0.0)
+        garp.setdefault("lower_prio_repeat", 0)
     f["garp"] = dataclasses.replace(g.garp, **garp)
     f["notifies"] = Notifies(**notifies)
     return VrrpInstance(name=st.args[0], where=st.where, explicit=frozenset(explicit), **f)
@@ -569,6 +584,11 @@ def build(
                 read_global(rep, item, g, garp)
     if first_global is not None:
         g["where"] = first_global
+    # The global lower-priority burst defaults to the global master burst (keepalived's
+    # vrrp_complete_init), fixed before instances copy the global values.
+    defaults = Garp()
+    garp.setdefault("lower_prio_delay", garp.get("master_delay", defaults.master_delay))
+    garp.setdefault("lower_prio_repeat", garp.get("master_repeat", defaults.master_repeat))
     global_defs = GlobalDefs(garp=Garp(**garp), **g)
 
     instances: list[VrrpInstance] = []

@@ -196,6 +196,13 @@ def _strict(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
     if inst.preempt_delay:
         rep.error(where, f"({name}) preempt_delay is incompatible with strict mode - resetting")
         changes["preempt_delay"] = 0.0
+    garp = inst.garp
+    if garp.lower_prio_repeat or garp.lower_prio_delay:
+        if garp.lower_prio_repeat:
+            rep.error(where, f"({name}) Strict mode requires no repeat garps. resetting")
+        if garp.lower_prio_delay:
+            rep.error(where, f"({name}) Strict mode requires no repeat garp delay. resetting")
+        changes["garp"] = dataclasses.replace(garp, lower_prio_repeat=0, lower_prio_delay=0.0)
     if inst.down_timer_adverts != 3:
         rep.error(
             where, f"({name}) down_timer_adverts is incompatible with strict mode - resetting"

@@ -256,8 +256,10 @@ class Garp:
     master_repeat: int = 5
     master_refresh: float = 0.0
     master_refresh_repeat: int = 1
-    lower_prio_delay: float | None = None  # None: same as master_delay
-    lower_prio_repeat: int | None = None  # None: same as master_repeat
+    # After a lower-priority advert while master. keepalived's default is the *global* garp
+    # delay/repeat (not an instance's override); 0 in strict mode.
+    lower_prio_delay: float = 5.0
+    lower_prio_repeat: int = 5
     interval: float = 0.0  # between ARPs of one burst (vrrp_garp_interval)
     na_interval: float = 0.0  # between NAs of one burst (vrrp_gna_interval)
     min_garp: bool = False

@@ -598,6 +598,36 @@ CASES: list[Case] = [
             and r.exit_code == 0
         ),
     ),
+    (
+        "lower-priority burst defaults to the global burst",
+        "global_defs {\nvrrp_garp_master_repeat 3\nvrrp_garp_master_delay 2\n}\n"
+        + inst("garp_master_repeat 7"),
+        lambda r: (
+            (only(r).garp.master_repeat, only(r).garp.lower_prio_repeat) == (7, 3)
+            and only(r).garp.lower_prio_delay == 2.0
+        ),
+    ),
+    (
+        "strict mode: no lower-priority burst",
+        inst("strict_mode\ngarp_lower_prio_repeat 2"),
+        lambda r: (
+            (only(r).garp.lower_prio_repeat, only(r).garp.lower_prio_delay) == (0, 0.0)
+            and "requires no repeat garps" in messages(r, Severity.ERROR)[0]
+        ),
+    ),
+    (
+        "vrrp_min_garp keeps what was set before it",
+        "global_defs {\nvrrp_garp_master_delay 3\nvrrp_min_garp\n}\n" + inst(""),
+        lambda r: (
+            (only(r).garp.master_repeat, only(r).garp.master_delay, only(r).garp.min_garp)
+            == (1, 3.0, True)
+        ),
+    ),
+    (
+        "garp_master_repeat 0 becomes 1",
+        inst("garp_master_repeat 0"),
+        lambda r: only(r).garp.master_repeat == 1 and r.exit_code == 5,
+    ),
     ("accept defaults on", inst(""), lambda r: only(r).accept is True and clean(r)),
     (
         "accept defaults off in strict mode",
