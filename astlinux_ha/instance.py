@@ -1,0 +1,283 @@
+"""One vrrp_instance at run time: feeds events to the pure state machine and carries out
+the actions it returns against the network edge.
+
+Sending an advert, arming a timer and logging happen at once, inside the event's callback.
+Netlink work (VIPs, routes) and GARP bursts are awaited, so they run on a per-instance chain
+that keeps their order: a GARP never goes out before the VIPs it announces are set, and a
+removal never overtakes the addition it undoes. Nothing here blocks the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from astlinux_ha.net import AddressManager, Announcer, Received, SocketKey, VrrpSocket
+from astlinux_ha.params import InstancePlan
+from astlinux_ha.scripts.notify import Notifier
+from astlinux_ha.vrrp import machine
+from astlinux_ha.vrrp import model as core
+from astlinux_ha.vrrp.packet import Advert, AuthType, PacketError, encode
+from astlinux_ha.vrrp.ratelimit import RateLimiter
+from astlinux_ha.vrrp.receive import Accepted, ReceiveParams, check
+
+# Bad-packet lines per peer and reason: at most one a minute, with a suppressed count.
+BAD_PACKET_LOG_INTERVAL = 60.0
+
+
+@dataclass
+class Shared:
+    """The process-wide edge objects every instance uses."""
+
+    addresses: AddressManager
+    announcer: Announcer
+    log: logging.Logger
+    on_transition: Callable[[str, core.Transition, core.InstanceState], None]
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
+
+
+def wall_clock() -> str:
+    """Now as an ISO 8601 UTC timestamp, for status files and the journal."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+
+
+class InstanceRunner:
+    """Runs one instance: timers, adverts, VIPs, GARPs and notifies for its state machine.
+
+    ``deliver`` hands events to the machine; with a sync group it is replaced by the group's
+    dispatcher, which calls :meth:`apply` for every member it moves.
+    """
+
+    def __init__(
+        self,
+        plan: InstancePlan,
+        params: core.InstanceParams,
+        recv: ReceiveParams,
+        sock: VrrpSocket,
+        key: SocketKey,
+        notifier: Notifier,
+        shared: Shared,
+    ) -> None:
+        self.plan = plan
+        self.params = params
+        self.recv = recv
+        self.sock = sock
+        self.key = key
+        self.notifier = notifier
+        self.shared = shared
+        self.name = params.name
+        self.state = core.InstanceState()
+        self.since = wall_clock()
+        self.counters: collections.Counter[str] = collections.Counter()
+        self._timers: dict[core.Timer, asyncio.TimerHandle] = {}
+        self._chain: asyncio.Future[None] | None = None
+        self._limiter = RateLimiter(BAD_PACKET_LOG_INTERVAL)
+        self._checksum_compat = False
+        self.deliver: Callable[[core.Event], None] = self.feed
+
+    # ------------------------------------------------------------ events in
+
+    def feed(self, event: core.Event) -> None:
+        """Step the machine with ``event`` now and carry out what it says."""
+        now = self.shared.loop.time()
+        state, actions = machine.step(self.params, self.state, event, now)
+        self.apply(state, actions)
+
+    def apply(self, state: core.InstanceState, actions: list[core.Action]) -> None:
+        """Adopt ``state`` and carry out ``actions`` in order."""
+        self.state = state
+        for action in actions:
+            self._do(action)
+
+    def on_packet(self, rec: Received) -> None:
+        """A packet for our VRID arrived: check it as keepalived would, then feed it."""
+        result = check(self.recv, rec.payload, rec.src, rec.dst, rec.ttl,
+                       master=self.state.master_address)
+        now = self.shared.loop.time()
+        if not isinstance(result, Accepted):
+            self.counters[result.reason.value] += 1
+            self._log_limited((result.reason, rec.src), result.finding.message, now)
+            return
+        self.counters["accepted"] += 1
+        for warning in result.warnings:
+            self.counters[warning.reason.value] += 1
+            self._log_limited((warning.reason, rec.src), warning.message, now)
+        if result.checksum is not None and result.checksum.name == "MCAST_DST":
+            self._checksum_compat = True
+        self.deliver(core.AdvertReceived(result.advert, rec.src))
+
+    def _log_limited(self, key: object, message: str, now: float) -> None:
+        line = self._limiter.filter(key, message, now)
+        if line is not None:
+            self.shared.log.warning(line)
+
+    # ------------------------------------------------------------ actions out
+
+    def _do(self, action: core.Action) -> None:
+        match action:
+            case core.SendAdvert(priority=priority):
+                self.send_advert(priority)
+            case core.ArmTimer(timer=timer, at=at):
+                self._arm(timer, at)
+            case core.CancelTimer(timer=timer):
+                handle = self._timers.pop(timer, None)
+                if handle is not None:
+                    handle.cancel()
+            case core.Log(level=level, message=message):
+                if level is core.Level.WARNING:
+                    self.shared.log.warning(message)
+                elif level is core.Level.DETAIL:
+                    self.shared.log.debug(message)
+                else:
+                    self.shared.log.info(message)
+            case core.AddVips():
+                self._then(self._add_vips)
+            case core.RemoveVips(force=force):
+                self._then(lambda: self._remove_vips(force))
+            case core.SendGratuitous(repeat=repeat):
+                self._then(lambda: self._announce(repeat))
+            case core.RunNotify(state=state, priority=priority):
+                self.notifier.notify(state, priority)
+            case core.Transition():
+                self.since = wall_clock()
+                self.counters[f"to_{action.to_role.value.lower()}"] += 1
+                self.shared.on_transition(self.name, action, self.state)
+
+    def _arm(self, timer: core.Timer, at: float) -> None:
+        old = self._timers.pop(timer, None)
+        if old is not None:
+            old.cancel()
+        self._timers[timer] = self.shared.loop.call_at(at, self._fire, timer)
+
+    def _fire(self, timer: core.Timer) -> None:
+        self._timers.pop(timer, None)
+        self.deliver(core.TimerExpired(timer))
+
+    def send_advert(self, priority: int) -> None:
+        """Build and send one advert (to the group, or once per unicast peer)."""
+        p = self.params
+        interval = p.adver_us // (1_000_000 if p.version == 2 else 10_000)
+        auth_type = self.recv.auth_type if p.version == 2 else AuthType.NONE
+        advert = Advert(
+            version=p.version,
+            vrid=p.vrid,
+            priority=priority,
+            interval=interval,
+            addresses=p.vips,
+            auth_type=auth_type,
+            auth_data=self.recv.auth_password if auth_type is AuthType.PASS else b"",
+        )
+        targets = p.unicast_peers or (self.recv.group,)
+        group = self.recv.group if self._checksum_compat else None
+        for dst in targets:
+            try:
+                payload = encode(advert, p.primary_address, dst,
+                                 checksum_as_v2=self.recv.checksum_as_v2, mcast_group=group)
+            except PacketError as exc:
+                self.counters["send_error"] += 1
+                self._log_limited(("encode",), f"({self.name}) cannot build advert: {exc}",
+                                  self.shared.loop.time())
+                continue
+            error = self.sock.send(payload, dst=None if self.key.mode.name == "MULTICAST"
+                                   else dst, src=p.primary_address)
+            if error is None:
+                self.counters["sent"] += 1
+            else:
+                self.counters["send_error"] += 1
+                self._log_limited(("send", error.errno),
+                                  f"({self.name}) cannot send advert to {dst}: {error.message}",
+                                  self.shared.loop.time())
+
+    # ------------------------------------------------------------ netlink chain
+
+    def _then(self, job: Callable[[], Awaitable[None]]) -> None:
+        previous = self._chain
+
+        async def run() -> None:
+            if previous is not None:
+                try:
+                    await previous
+                except asyncio.CancelledError:
+                    pass
+            await job()
+
+        self._chain = asyncio.ensure_future(run())
+
+    async def drain(self) -> None:
+        """Wait for queued netlink work and GARPs (used at stop and in tests)."""
+        while self._chain is not None and not self._chain.done():
+            await asyncio.shield(self._chain)
+
+    async def _add_vips(self) -> None:
+        log = self.shared.log
+        log.info("(%s) setting VIPs.", self.name)
+        failures = await self.shared.addresses.add_vips([*self.plan.vips, *self.plan.excluded])
+        failures += await self.shared.addresses.add_routes(list(self.plan.routes))
+        for f in failures:
+            log.error("(%s) cannot set %s: %s", self.name, f.item, f.reason)
+
+    async def _remove_vips(self, force: bool) -> None:
+        log = self.shared.log
+        items = [*self.plan.vips, *self.plan.excluded]
+        if force:
+            # At start-up: addresses a crashed run left behind must not sit on two boxes.
+            gone = await self.shared.addresses.remove_leftovers(items)
+            for vip in gone:
+                log.info("(%s) removed leftover VIP %s", self.name, vip.address)
+            await self.shared.addresses.remove_routes(list(self.plan.routes))
+            return
+        log.info("(%s) removing VIPs.", self.name)
+        failures = await self.shared.addresses.remove_routes(list(self.plan.routes))
+        failures += await self.shared.addresses.remove_vips(items)
+        for f in failures:
+            log.error("(%s) cannot remove %s: %s", self.name, f.item, f.reason)
+
+    async def _announce(self, repeat: int) -> None:
+        if self.state.role is not core.Role.MASTER:
+            return
+        by_if: dict[str, list[Any]] = {}
+        for vip in self.plan.vips:
+            by_if.setdefault(vip.ifname, []).append(vip.address)
+        for ifname, addrs in by_if.items():
+            result = await self.shared.announcer.announce(ifname, addrs, repeat)
+            self.counters["garp_sent"] += result.sent
+            for err in result.errors:
+                self.shared.log.warning("(%s) gratuitous ARP/NA on %s: %s", self.name, ifname,
+                                        err)
+
+    # ------------------------------------------------------------ life cycle
+
+    def cancel_timers(self) -> None:
+        """Drop every armed timer (the instance is going away)."""
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+    def status(self) -> dict[str, Any]:
+        """This instance's entry in status.json."""
+        s = self.state
+        return {
+            "state": s.role.value,
+            "interface": self.plan.config.interface,
+            "vrid": self.params.vrid,
+            "version": self.params.version,
+            "priority": self.params.priority,
+            "effective_priority": s.priority or self.params.priority,
+            "vips": [str(v.address) for v in self.plan.vips],
+            "source": str(self.params.primary_address),
+            "master": str(self._master()) if self._master() else None,
+            "since": self.since,
+            "counters": dict(sorted(self.counters.items())),
+        }
+
+    def _master(self) -> object:
+        if self.state.role is core.Role.MASTER:
+            return self.params.primary_address
+        if self.state.role is core.Role.BACKUP:
+            return self.state.master_address
+        return None

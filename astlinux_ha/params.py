@@ -1,0 +1,221 @@
+"""From the config model to what the VRRP core and the network edge take.
+
+The core and the edge each have their own small parameter types, so neither depends on the
+config model; this module is the one place that knows both sides.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from astlinux_ha.config import model as cfg
+from astlinux_ha.net import SocketKey, Vip, VirtualRoute, scope_id
+from astlinux_ha.net.vrrp_socket import Mode
+from astlinux_ha.vrrp import model as core
+from astlinux_ha.vrrp.packet import AuthType
+from astlinux_ha.vrrp.receive import Peer, ReceiveParams
+from astlinux_ha.vrrp.tracking import TrackKind, TrackSpec
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+UNSPECIFIED4 = ipaddress.IPv4Address("0.0.0.0")
+UNSPECIFIED6 = ipaddress.IPv6Address("::")
+
+_ROUTE_TABLES = {"default": 253, "main": 254, "local": 255}
+_AUTH = {cfg.AuthType.NONE: AuthType.NONE, cfg.AuthType.PASS: AuthType.PASS,
+         cfg.AuthType.AH: AuthType.AH}
+
+
+def family_of(inst: cfg.VrrpInstance) -> int:
+    """4 or 6: the family of the instance's VIPs (or of its source address when it has none)."""
+    for vip in inst.virtual_ipaddresses:
+        return vip.address.version
+    for addr in (inst.unicast_src_ip, inst.mcast_src_ip):
+        if addr is not None:
+            return addr.version
+    for peer in inst.unicast_peers:
+        return peer.address.version
+    return 4
+
+
+def configured_source(inst: cfg.VrrpInstance) -> IPAddress | None:
+    """The advert source the config names, if any (unicast_src_ip, else mcast_src_ip)."""
+    return inst.unicast_src_ip or inst.mcast_src_ip
+
+
+def vips(inst: cfg.VrrpInstance) -> tuple[Vip, ...]:
+    """The instance's virtual_ipaddress lines as the address manager takes them."""
+    return tuple(_vip(inst, v) for v in inst.virtual_ipaddresses)
+
+
+def excluded_vips(inst: cfg.VrrpInstance) -> tuple[Vip, ...]:
+    """virtual_ipaddress_excluded: set and removed with the VIPs, never advertised."""
+    return tuple(_vip(inst, v) for v in inst.virtual_ipaddresses_excluded)
+
+
+def _vip(inst: cfg.VrrpInstance, v: cfg.VirtualAddress) -> Vip:
+    return Vip(
+        address=v.address,
+        prefixlen=v.prefixlen,
+        ifname=v.device or inst.interface or "",
+        broadcast=v.broadcast,
+        scope=scope_id(v.scope) if v.scope is not None else 0,
+        label=v.label,
+        nodad=v.nodad,
+        noprefixroute=v.noprefixroute,
+    )
+
+
+def routes(inst: cfg.VrrpInstance) -> tuple[VirtualRoute, ...]:
+    """virtual_routes as the address manager takes them."""
+    out = []
+    for r in inst.virtual_routes:
+        table = r.table
+        if isinstance(table, str):
+            table = _ROUTE_TABLES.get(table, None) if not table.isdigit() else int(table)
+        out.append(
+            VirtualRoute(
+                dst=r.destination,
+                gateway=r.gateway,
+                ifname=r.device,
+                src=r.source,
+                metric=r.metric,
+                table=table,
+                scope=scope_id(r.scope) if r.scope is not None else None,
+                kind=r.route_type or "unicast",
+                onlink=r.onlink,
+            )
+        )
+    return tuple(out)
+
+
+def socket_key(inst: cfg.VrrpInstance, source: IPAddress) -> SocketKey:
+    """Which shared socket the instance sends and receives on."""
+    family = 2 if family_of(inst) == 4 else 10  # AF_INET / AF_INET6
+    mode = Mode.UNICAST if inst.unicast_peers else Mode.MULTICAST
+    return SocketKey(inst.interface or "", family, mode, source)
+
+
+def mcast_group(config: cfg.Config, inst: cfg.VrrpInstance) -> IPAddress:
+    """The multicast group for the instance's family (vrrp_mcast_group4/6)."""
+    g = config.global_defs
+    return g.vrrp_mcast_group4 if family_of(inst) == 4 else g.vrrp_mcast_group6
+
+
+def track_specs(config: cfg.Config, inst: cfg.VrrpInstance,
+                usable_scripts: frozenset[str]) -> tuple[TrackSpec, ...]:
+    """Everything the instance tracks: its own interface (unless dont_track_primary), each
+    track_interface, and each track_script whose script passed the security check.
+
+    A track_script refused by the security check is left out entirely, as keepalived
+    removes it from every track list: the instance does not go to FAULT for it.
+    """
+    specs: list[TrackSpec] = []
+    if inst.interface and not inst.dont_track_primary:
+        specs.append(TrackSpec(TrackKind.INTERFACE, inst.interface))
+    for ti in inst.track_interfaces:
+        if ti.name == inst.interface and not inst.dont_track_primary:
+            specs[0] = TrackSpec(TrackKind.INTERFACE, ti.name, ti.weight, ti.reverse)
+        else:
+            specs.append(TrackSpec(TrackKind.INTERFACE, ti.name, ti.weight, ti.reverse))
+    scripts = {s.name: s for s in config.scripts}
+    for ref in inst.track_scripts:
+        script = scripts.get(ref.name)
+        if script is None or ref.name not in usable_scripts:
+            continue
+        weight = ref.weight if ref.weight is not None else script.weight
+        reverse = ref.reverse or (ref.weight is None and script.weight_reverse)
+        specs.append(TrackSpec(TrackKind.SCRIPT, ref.name, weight, reverse))
+    return tuple(specs)
+
+
+def _garp(config: cfg.Config, inst: cfg.VrrpInstance) -> core.Garp:
+    g = inst.garp
+    if g.min_garp or config.global_defs.garp.min_garp:
+        # vrrp_min_garp: one message on takeover and no second burst.
+        return core.Garp(master_delay=0.0, master_repeat=1, master_refresh=0.0,
+                         master_refresh_repeat=1, lower_prio_delay=0.0, lower_prio_repeat=0)
+    return core.Garp(
+        master_delay=g.master_delay,
+        master_repeat=g.master_repeat,
+        master_refresh=g.master_refresh,
+        master_refresh_repeat=g.master_refresh_repeat,
+        lower_prio_delay=g.lower_prio_delay if g.lower_prio_delay is not None else 0.0,
+        lower_prio_repeat=g.lower_prio_repeat if g.lower_prio_repeat is not None else 0,
+    )
+
+
+@dataclass(frozen=True)
+class InstancePlan:
+    """Everything the daemon derives from one vrrp_instance, apart from run-time facts."""
+
+    config: cfg.VrrpInstance
+    vips: tuple[Vip, ...]
+    excluded: tuple[Vip, ...]
+    routes: tuple[VirtualRoute, ...]
+    tracks: tuple[TrackSpec, ...]
+    family: int
+
+
+def plan(config: cfg.Config, inst: cfg.VrrpInstance,
+         usable_scripts: frozenset[str]) -> InstancePlan:
+    """Derive the run-time pieces of ``inst`` that do not depend on the interface's state."""
+    return InstancePlan(
+        config=inst,
+        vips=vips(inst),
+        excluded=excluded_vips(inst),
+        routes=routes(inst),
+        tracks=track_specs(config, inst, usable_scripts),
+        family=family_of(inst),
+    )
+
+
+def core_params(config: cfg.Config, p: InstancePlan, source: IPAddress) -> core.InstanceParams:
+    """The state machine's parameters once the advert source address is known."""
+    inst = p.config
+    g = config.global_defs
+    return core.InstanceParams(
+        name=inst.name,
+        vrid=inst.virtual_router_id or 0,
+        primary_address=source,
+        version=inst.version,
+        priority=inst.priority,
+        advert_int=inst.advert_int,
+        init_state=core.Role.MASTER if inst.state is cfg.State.MASTER else core.Role.BACKUP,
+        nopreempt=inst.nopreempt,
+        preempt_delay=inst.preempt_delay,
+        unicast_peers=tuple(peer.address for peer in inst.unicast_peers),
+        vips=tuple(v.address for v in p.vips),
+        garp=_garp(config, inst),
+        down_timer_adverts=inst.down_timer_adverts,
+        lower_prio_no_advert=inst.lower_prio_no_advert or g.vrrp_lower_prio_no_advert,
+        higher_prio_send_advert=inst.higher_prio_send_advert or g.vrrp_higher_prio_send_advert,
+        tracks=p.tracks,
+    )
+
+
+def receive_params(config: cfg.Config, p: InstancePlan) -> ReceiveParams:
+    """What the receive checks need to know about the instance."""
+    inst = p.config
+    g = config.global_defs
+    auth = inst.authentication
+    return ReceiveParams(
+        name=inst.name,
+        vrid=inst.virtual_router_id or 0,
+        version=inst.version,
+        family=p.family,
+        advert_int=inst.advert_int,
+        vips=tuple(v.address for v in p.vips),
+        auth_type=_AUTH[auth.auth_type] if auth else AuthType.NONE,
+        auth_password=auth.password.encode()[:8] if auth else b"",
+        unicast_peers=tuple(
+            Peer(peer.address, peer.min_ttl or 0,
+                 255 if peer.max_ttl is None else peer.max_ttl)
+            for peer in inst.unicast_peers
+        ),
+        check_unicast_src=inst.check_unicast_src or g.vrrp_check_unicast_src,
+        checksum_as_v2=inst.v3_checksum_as_v2 or config.global_defs.v3_checksum_as_v2,
+        skip_check_adv_addr=inst.skip_check_adv_addr or g.vrrp_skip_check_adv_addr,
+        mcast_group=mcast_group(config, inst),
+    )

@@ -1,0 +1,487 @@
+"""Everything one daemon runs on its loop: instances, sockets, link events, track scripts,
+notifies, sync groups, the state dir, and what SIGHUP / SIGUSR1 / SIGUSR2 / SIGTERM do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+from astlinux_ha import config as configmod
+from astlinux_ha import params as P
+from astlinux_ha.cli import Options
+from astlinux_ha.config import model as cfg
+from astlinux_ha.config.script_security import check_scripts
+from astlinux_ha.instance import InstanceRunner, Shared, wall_clock
+from astlinux_ha.net import (
+    AddressEvent,
+    AddressManager,
+    Announcer,
+    LinkEvent,
+    LinkWatcher,
+    Netlink,
+    Received,
+    SocketKey,
+    SocketPool,
+    get_interface,
+)
+from astlinux_ha.scripts.notify import Notifier, NotifyFifo, NotifyScripts
+from astlinux_ha.scripts.runner import ScriptCommand
+from astlinux_ha.scripts.track import TrackScript, TrackSpec, TrackStatus
+from astlinux_ha.state import DATA_FILE, STATS_FILE, StateDir
+from astlinux_ha.vrrp import model as core
+from astlinux_ha.vrrp.sync import Member, group_step
+from astlinux_ha.vrrp.tracking import TrackKind
+
+DEFAULT_SCRIPT_UMASK = 0o177
+# keepalived waits this long for STOP notifies and children when it exits.
+STOP_GRACE = 1.0
+
+
+class Runtime:
+    """What one loaded config runs: instances, groups, scripts. Replaced whole on reload,
+    except instances carried over unchanged."""
+
+    def __init__(self, config: cfg.Config) -> None:
+        self.config = config
+        self.runners: dict[str, InstanceRunner] = {}
+        self.groups: dict[str, SyncGroupRunner] = {}
+        self.tracks: dict[str, TrackScript] = {}
+        self.fifos: list[NotifyFifo] = []
+
+
+class SyncGroupRunner:
+    """Routes every member's events through the sync-group rules of the core."""
+
+    def __init__(self, group: cfg.SyncGroup, members: list[InstanceRunner],
+                 notifier: Notifier, log: logging.Logger) -> None:
+        self.name = group.name
+        self.members = {m.name: m for m in members}
+        self.notifier = notifier
+        self.log = log
+        self.role = core.Role.BACKUP
+        for m in members:
+            m.deliver = lambda ev, target=m.name: self.dispatch(target, ev)
+
+    def dispatch(self, target: str, event: core.Event) -> None:
+        """Step the group with ``event`` for member ``target`` and apply every outcome."""
+        runner = self.members[target]
+        members = {n: Member(r.params, r.state) for n, r in self.members.items()}
+        out = group_step(self.name, self.role, members, target, event, runner.shared.loop.time())
+        self.role = out.role
+        for name, r in self.members.items():
+            r.apply(out.states[name], out.actions.get(name, []))
+        for action in out.group_actions:
+            match action:
+                case core.Log(message=message):
+                    self.log.info(message)
+                case core.RunNotify(state=state, priority=priority):
+                    self.notifier.notify(state, priority)
+
+
+class Supervisor:
+    """Owns the edge objects and the current :class:`Runtime`; the daemon's signal handlers
+    call its ``request_*`` and ``dump_*`` methods."""
+
+    def __init__(self, options: Options, config: cfg.Config, log: logging.Logger) -> None:
+        self.options = options
+        self.log = log
+        self.state_dir = StateDir(options.state_dir, log)
+        self.runtime = Runtime(config)
+        self._stop = asyncio.Event()
+        self._reloading: asyncio.Task[None] | None = None
+        self._reload_again = False
+        self.started = wall_clock()
+        self.reloads = 0
+
+    # ------------------------------------------------------------ main
+
+    async def serve(self) -> None:
+        """Start everything, run until asked to stop, then stop cleanly."""
+        self.state_dir.prepare()
+        self.netlink = Netlink()
+        g = self.runtime.config.global_defs
+        self.shared = Shared(
+            addresses=AddressManager(self.netlink),
+            announcer=Announcer(g.garp.interval, g.garp.na_interval),
+            log=self.log,
+            on_transition=self._on_transition,
+        )
+        self.pool = SocketPool(self._on_packet)
+        self.watcher = LinkWatcher(self._on_link)
+        self._index: dict[tuple[str, int, int], InstanceRunner] = {}
+        await self._start_runtime(self.runtime, keep={})
+        await self.watcher.start()
+        self._write_status()
+        flusher = asyncio.get_running_loop().create_task(self._flush_state())
+        try:
+            await self._stop.wait()
+        finally:
+            flusher.cancel()
+            if self._reloading is not None:
+                await asyncio.gather(self._reloading, return_exceptions=True)
+            await self._stop_runtime(self.runtime, shutdown=True)
+            await self.watcher.close()
+            self.pool.close()
+            self.netlink.close()
+            self.log.info("Stopped VRRP")
+
+    def request_stop(self) -> None:
+        """SIGTERM/SIGINT."""
+        self.log.info("Stopping")
+        self._stop.set()
+
+    def request_reload(self) -> None:
+        """SIGHUP: reload, coalescing a burst of signals into one more reload at most."""
+        if self._stop.is_set():
+            return
+        if self._reloading is not None and not self._reloading.done():
+            self._reload_again = True
+            return
+        self._reloading = asyncio.get_running_loop().create_task(self._reload())
+
+    async def _flush_state(self) -> None:
+        # A status write that failed on a full tmpfs is retried until it lands.
+        while True:
+            await asyncio.sleep(1.0)
+            self.state_dir.flush()
+
+    # ------------------------------------------------------------ building
+
+    async def _start_runtime(self, rt: Runtime, keep: dict[str, InstanceRunner]) -> None:
+        config = rt.config
+        report = check_scripts(config)
+        for problem in report.problems:
+            self.log.warning(problem.render())
+        commands: dict[int, ScriptCommand] = {}
+        for chk in report.checks:
+            if chk.runnable and chk.argv is not None and chk.user is not None:
+                cmd = ScriptCommand.from_verdict(chk.argv, chk.verdict, chk.user)
+                if cmd is not None:
+                    commands[id(chk.script.command)] = cmd
+        umask = config.global_defs.umask if config.global_defs.umask is not None else (
+            self.options.umask if self.options.umask is not None else DEFAULT_SCRIPT_UMASK
+        )
+        self._umask = umask
+        rt.fifos = await self._open_fifos(config, commands, umask)
+        usable = frozenset(
+            s.name for s in config.scripts if s.script is not None and id(s.script) in commands
+        )
+        for inst in config.instances:
+            if inst.name in keep:
+                runner = keep[inst.name]
+            else:
+                runner = await self._build_runner(config, inst, usable, commands, rt.fifos)
+                if runner is None:
+                    continue
+            rt.runners[inst.name] = runner
+        for group in config.sync_groups:
+            members = [rt.runners[n] for n in group.members if n in rt.runners]
+            if members:
+                notifier = Notifier("GROUP", group.name, self._notify_scripts(
+                    group.notifies, commands), fifos=rt.fifos, umask=umask)
+                rt.groups[group.name] = SyncGroupRunner(group, members, notifier, self.log)
+        for scr in config.scripts:
+            if scr.name in usable and any(
+                t.kind is TrackKind.SCRIPT and t.name == scr.name
+                for r in rt.runners.values() for t in r.params.tracks
+            ):
+                spec = TrackSpec(scr.name, commands[id(scr.script)], scr.interval, scr.timeout,
+                                 scr.rise, scr.fall, scr.init_fail)
+                rt.tracks[scr.name] = TrackScript(spec, self._on_track, umask=umask)
+        self._reindex(rt)
+        for name, runner in rt.runners.items():
+            if name not in keep:
+                down = frozenset(
+                    t.key for t in runner.params.tracks
+                    if t.kind is TrackKind.INTERFACE and not self._link_up(t.name)
+                ) | frozenset(
+                    (TrackKind.SCRIPT, s.name) for s in config.scripts
+                    if s.init_fail and s.name in rt.tracks
+                )
+                runner.deliver(core.Start(down=down))
+        for track in rt.tracks.values():
+            track.start()
+
+    async def _build_runner(self, config: cfg.Config, inst: cfg.VrrpInstance,
+                            usable: frozenset[str], commands: dict[int, ScriptCommand],
+                            fifos: list[NotifyFifo]) -> InstanceRunner | None:
+        plan = P.plan(config, inst, usable)
+        source = await self._source_for(inst, plan)
+        key = P.socket_key(inst, source)
+        recv = P.receive_params(config, plan)
+        try:
+            sock = self.pool.acquire(key, None if inst.unicast_peers else recv.group)
+        except OSError as exc:
+            self.log.error("(%s) cannot open VRRP socket on %s: %s - instance disabled",
+                           inst.name, inst.interface, exc.strerror or exc)
+            return None
+        notifier = Notifier("INSTANCE", inst.name, self._notify_scripts(inst.notifies, commands),
+                            fifos=fifos, umask=self._umask)
+        return InstanceRunner(plan, P.core_params(config, plan, source), recv, sock, key,
+                              notifier, self.shared)
+
+    async def _source_for(self, inst: cfg.VrrpInstance, plan: P.InstancePlan) -> Any:
+        configured = P.configured_source(inst)
+        if configured is not None:
+            return configured
+        info = await get_interface(self.netlink, inst.interface or "")
+        exclude = tuple(v.address for v in plan.vips)
+        if info is not None:
+            addr = info.primary_ipv4(exclude) if plan.family == 4 else info.link_local_ipv6()
+            if addr is not None:
+                return addr
+        self.log.warning("(%s) no %s address on %s yet", inst.name,
+                         "IPv4" if plan.family == 4 else "link-local IPv6", inst.interface)
+        return P.UNSPECIFIED4 if plan.family == 4 else P.UNSPECIFIED6
+
+    @staticmethod
+    def _notify_scripts(n: cfg.Notifies, commands: dict[int, ScriptCommand]) -> NotifyScripts:
+        def get(item: cfg.ScriptCommand | None) -> ScriptCommand | None:
+            return commands.get(id(item)) if item is not None else None
+
+        return NotifyScripts(
+            master=get(n.master), backup=get(n.backup), fault=get(n.fault), stop=get(n.stop),
+            deleted=get(n.deleted), master_rx_lower_pri=get(n.master_rx_lower_pri),
+            generic=get(n.generic), notify_deleted=n.deleted is not None,
+        )
+
+    async def _open_fifos(self, config: cfg.Config, commands: dict[int, ScriptCommand],
+                          umask: int) -> list[NotifyFifo]:
+        g = config.global_defs
+        fifos = []
+        for fifo, script in ((g.notify_fifo, g.notify_fifo_script),
+                             (g.vrrp_notify_fifo, g.vrrp_notify_fifo_script)):
+            if fifo is None:
+                continue
+            nf = NotifyFifo(fifo.path, script=commands.get(id(script)) if script else None,
+                            umask=umask)
+            if await nf.open():
+                fifos.append(nf)
+            else:
+                self.log.error("notify FIFO %s refused", fifo.path)
+        return fifos
+
+    def _reindex(self, rt: Runtime) -> None:
+        self._index = {}
+        for runner in rt.runners.values():
+            family = 4 if runner.key.family == socket.AF_INET else 6
+            self._index[(runner.key.ifname, family, runner.params.vrid)] = runner
+
+    # ------------------------------------------------------------ events in
+
+    def _on_packet(self, rec: Received) -> None:
+        if len(rec.payload) < 2:
+            return
+        runner = self._index.get((rec.ifname, rec.src.version, rec.payload[1]))
+        if runner is not None:
+            runner.on_packet(rec)
+        elif self.runtime.config.global_defs.log_unknown_vrids:
+            self.log.info("Unknown VRID %d received on %s from %s", rec.payload[1], rec.ifname,
+                          rec.src)
+
+    def _link_up(self, ifname: str) -> bool:
+        event = self.watcher.link(ifname)
+        return event is not None and event.up
+
+    def _on_link(self, event: LinkEvent | AddressEvent) -> None:
+        if isinstance(event, AddressEvent):
+            return
+        for key in self.pool.reopen_interface(event.ifname) if self._ifindex_changed(event) else ():
+            self.log.error("cannot reopen VRRP socket %s", key)
+        ev: core.Event = core.InterfaceUp(event.ifname) if event.up else core.InterfaceDown(
+            event.ifname)
+        for runner in self.runtime.runners.values():
+            if any(t.kind is TrackKind.INTERFACE and t.name == event.ifname
+                   for t in runner.params.tracks):
+                runner.deliver(ev)
+
+    def _ifindex_changed(self, event: LinkEvent) -> bool:
+        known = getattr(self, "_ifindexes", {})
+        self._ifindexes = known
+        before = known.get(event.ifname)
+        known[event.ifname] = event.ifindex if event.exists else None
+        return before is not None and event.exists and before != event.ifindex
+
+    def _on_track(self, status: TrackStatus) -> None:
+        for runner in self.runtime.runners.values():
+            if any(t.kind is TrackKind.SCRIPT and t.name == status.name
+                   for t in runner.params.tracks):
+                runner.deliver(core.TrackResult(status.name, status.up))
+
+    def _on_transition(self, name: str, t: core.Transition, state: core.InstanceState) -> None:
+        runner = self.runtime.runners.get(name)
+        self.state_dir.append_transition({
+            "time": wall_clock(),
+            "instance": name,
+            "from": t.from_role.value,
+            "to": t.to_role.value,
+            "cause": t.cause,
+            "priority": state.priority,
+            "master": str(state.master_address) if state.master_address else None,
+        })
+        if runner is not None:
+            # The runner updates its own "since" after this hook; status is written next turn.
+            asyncio.get_running_loop().call_soon(self._write_status)
+
+    # ------------------------------------------------------------ stopping, reloading
+
+    async def _stop_runtime(self, rt: Runtime, *, shutdown: bool,
+                            only: Iterable[str] | None = None) -> None:
+        names = list(rt.runners) if only is None else list(only)
+        for track in list(rt.tracks.values()):
+            await track.stop()
+        for name in names:
+            runner = rt.runners[name]
+            if shutdown and self.options.release_vips:
+                runner.deliver(core.Shutdown())
+            elif shutdown:
+                runner.send_advert(0)
+                runner.notifier.notify("STOP", runner.state.priority)
+            runner.cancel_timers()
+        await asyncio.gather(*(rt.runners[n].drain() for n in names), return_exceptions=True)
+        await asyncio.gather(*(rt.runners[n].notifier.drain() for n in names),
+                             return_exceptions=True)
+        await asyncio.gather(*(rt.runners[n].notifier.close() for n in names),
+                             return_exceptions=True)
+        for name in names:
+            self.pool.release(rt.runners[name].key)
+        if only is None:
+            for group in rt.groups.values():
+                await group.notifier.close()
+            for fifo in rt.fifos:
+                await fifo.close()
+
+    async def _reload(self) -> None:
+        while True:
+            self._reload_again = False
+            await self._reload_once()
+            if not self._reload_again or self._stop.is_set():
+                return
+
+    async def _reload_once(self) -> None:
+        path = self.options.config_file
+        self.log.info("Reloading configuration %s", path)
+        result = configmod.check(path)
+        if not result.runnable or result.config is None:
+            fatal = [p for p in result.problems if p.severity is configmod.Severity.FATAL]
+            for problem in fatal or result.problems:
+                self.log.error(problem.render())
+            self.log.error("Reload of %s failed - keeping the running configuration", path)
+            return
+        new = result.config
+        old = self.runtime
+        keep: dict[str, InstanceRunner] = {}
+        for inst in new.instances:
+            runner = old.runners.get(inst.name)
+            if runner is not None and _same(runner.plan.config, inst) and _same_globals(
+                old.config, new
+            ) and not old.groups:
+                keep[inst.name] = runner
+        gone = [n for n in old.runners if n not in keep]
+        # Stop what changed or went away; its VIPs go with it, as a removed instance's do.
+        for name in gone:
+            runner = old.runners[name]
+            if any(i.name == name for i in new.instances):
+                runner.deliver(core.Shutdown())
+            else:
+                runner.notifier.notify("DELETED", runner.state.priority)
+                runner.deliver(core.Shutdown())
+        await self._stop_runtime(old, shutdown=False, only=gone)
+        for fifo in old.fifos:
+            await fifo.close()
+        for group in old.groups.values():
+            await group.notifier.close()
+        rt = Runtime(new)
+        self.runtime = rt
+        await self._start_runtime(rt, keep)
+        self.reloads += 1
+        self.log.info("Reload finished: %d instances kept, %d (re)started", len(keep),
+                      len(rt.runners) - len(keep))
+        self._write_status()
+
+    # ------------------------------------------------------------ state files
+
+    def _write_status(self) -> None:
+        self.state_dir.write_status(self.status())
+
+    def status(self) -> dict[str, Any]:
+        """status.json's contents."""
+        return {
+            "pid": os.getpid(),
+            "started": self.started,
+            "updated": wall_clock(),
+            "config": self.options.config_file,
+            "reloads": self.reloads,
+            "instances": {n: r.status() for n, r in self.runtime.runners.items()},
+            "sync_groups": {n: {"state": g.role.value, "members": list(g.members)}
+                            for n, g in self.runtime.groups.items()},
+        }
+
+    def dump_data(self) -> None:
+        """SIGUSR1: keepalived.data, the running config and state, in the state dir."""
+        lines = [f"------< astlinux-ha VRRP data, {wall_clock()} >------", ""]
+        cfgd = self.runtime.config
+        lines.append(f" config = {cfgd.path}")
+        lines.append(f" router_id = {cfgd.global_defs.router_id}")
+        for name, r in self.runtime.runners.items():
+            st = r.status()
+            lines += [
+                "", f" VRRP Instance = {name}",
+                f"   State = {st['state']}",
+                f"   Interface = {st['interface']}",
+                f"   Virtual Router ID = {st['vrid']}",
+                f"   Version = {st['version']}",
+                f"   Priority = {st['priority']}",
+                f"   Effective priority = {st['effective_priority']}",
+                f"   Advert interval = {r.params.advert_int} sec",
+                f"   Source = {st['source']}",
+                f"   Master = {st['master']}",
+                f"   Unicast peers = {', '.join(str(a) for a in r.params.unicast_peers) or '-'}",
+                f"   Virtual IP = {', '.join(st['vips']) or '-'}",
+                f"   Tracking = {', '.join(t.describe() for t in r.params.tracks) or '-'}",
+                f"   Since = {st['since']}",
+            ]
+        path = self.state_dir.write_dump(DATA_FILE, "\n".join(lines) + "\n")
+        if path is not None:
+            self.log.info("Wrote %s", path)
+
+    def dump_stats(self) -> None:
+        """SIGUSR2: keepalived.stats, per-instance counters, in the state dir."""
+        lines = [f"------< astlinux-ha VRRP statistics, {wall_clock()} >------"]
+        for name, r in self.runtime.runners.items():
+            lines += ["", f"VRRP Instance: {name}"]
+            lines += [f"  {k}: {v}" for k, v in sorted(r.counters.items())]
+        lines += ["", f"Link watcher re-syncs: {self.watcher.resyncs}"]
+        path = self.state_dir.write_dump(STATS_FILE, "\n".join(lines) + "\n")
+        if path is not None:
+            self.log.info("Wrote %s", path)
+
+
+def _strip(value: Any) -> Any:
+    """A comparable form of a config item with every source location dropped."""
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(_strip(v) for v in value)
+    fields = getattr(value, "__dataclass_fields__", None)
+    if fields is None:
+        return value
+    return tuple((n, _strip(getattr(value, n))) for n in fields
+                 if n not in ("where", "member_where"))
+
+
+def _same(a: cfg.VrrpInstance, b: cfg.VrrpInstance) -> bool:
+    """Whether an instance's config is unchanged, wherever its lines moved in the file."""
+    return _strip(a) == _strip(b)
+
+
+def _same_globals(a: cfg.Config, b: cfg.Config) -> bool:
+    return _strip(a.global_defs) == _strip(b.global_defs) and _strip(a.scripts) == _strip(
+        b.scripts
+    )
+
+
+__all__ = ["Supervisor", "SocketKey"]
