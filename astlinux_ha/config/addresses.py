@@ -23,6 +23,7 @@ _DEFAULTS: dict[int, ipaddress.IPv4Network | ipaddress.IPv6Network] = {
     4: ipaddress.IPv4Network("0.0.0.0/0"),
     6: ipaddress.IPv6Network("::/0"),
 }
+_VIP_VALUED = frozenset({"dev", "scope", "brd", "broadcast", "label", "peer", "preferred_lft"})
 _VIP_FLAGS = {
     "home": "home",
     "-nodad": "nodad",
@@ -49,91 +50,149 @@ def _address_and_prefix(
     return addr, maxlen if prefix is None else prefix
 
 
+class _DropVip(Exception):
+    """A VIP line keepalived drops entirely (the problem is already reported)."""
+
+
 def parse_vip(rep: Reporter, line: Line) -> VirtualAddress | None:
-    """One VIP line; None when the address itself is bad (the line is dropped)."""
-    words = line.words
-    head = _address_and_prefix(rep, line, words[0], "virtual address")
+    """One VIP line; None when keepalived would drop it (a bad address, dev, brd or label).
+
+    Follows vrrp_ipaddress.c: an unknown option or a bad scope/peer/preferred_lft is reported
+    and ignored; a missing value, a repeated dev, a bad broadcast or too long a label drop
+    the whole address.
+    """
+    head = _address_and_prefix(rep, line, line.words[0], "virtual address")
     if head is None:
         return None
-    addr, prefix = head
+    try:
+        return _vip_options(rep, line, *head)
+    except _DropVip:
+        return None
+
+
+def _vip_options(rep: Reporter, line: Line, addr: IPAddress, prefix: int) -> VirtualAddress:
+    words = line.words
     where = line.where
+    name = words[0]
     fields: dict[str, object] = {}
+    brd: str | None = None
     i = 1
     while i < len(words):
         opt = words[i]
-        value = words[i + 1] if i + 1 < len(words) else None
         if opt in _VIP_FLAGS:
             fields[_VIP_FLAGS[opt]] = True
             i += 1
             continue
-        if opt not in ("dev", "scope", "brd", "broadcast", "label", "peer", "preferred_lft"):
-            rep.error(where, f"unknown option '{opt}' for virtual address {words[0]} - ignoring")
+        if opt not in _VIP_VALUED:
+            rep.error(where, f"Unknown configuration entry '{opt}' for ip address - ignoring")
             i += 1
             continue
-        if value is None:
-            rep.error(where, f"no {opt} value given for virtual address {words[0]}")
-            break
+        if i + 1 >= len(words):
+            rep.error(where, f"No {opt} parameter specified for {name} - ignoring the address")
+            raise _DropVip
+        value = words[i + 1]
         i += 2
         if opt == "dev":
+            if "device" in fields:
+                rep.error(where, f"Cannot specify ipaddress device more than once for {name}")
+                raise _DropVip
             if len(value) >= IFNAMSIZ:
                 rep.error(
                     where, f"dev '{value}' invalid - interface names have at most 15 characters"
                 )
-            else:
-                fields["device"] = value
+                raise _DropVip
+            fields["device"] = value
         elif opt == "scope":
-            if value in SCOPES:
+            if value in SCOPES or (value.isdigit() and int(value) <= 255):
                 fields["scope"] = value
             else:
                 allowed = "|".join(sorted(SCOPES))
                 rep.error(
-                    where, f"scope '{value}' invalid for {words[0]} - must be one of {allowed}"
+                    where,
+                    f"Invalid scope '{value}' specified for {name} - must be one of {allowed}"
+                    " or 0-255; ignoring",
                 )
         elif opt in ("brd", "broadcast"):
-            brd = _broadcast(rep, line, addr, prefix, value)
-            if brd is not None:
-                fields["broadcast"] = brd
+            if addr.version == 6:
+                rep.error(
+                    where,
+                    f"cannot assign a broadcast address to IPv6 address {name} - skipping VIP",
+                )
+                raise _DropVip
+            brd = value
         elif opt == "label":
             if len(value) >= IFNAMSIZ:
-                rep.error(where, f"label '{value}' invalid - labels have at most 15 characters")
-            else:
-                fields["label"] = value
+                rep.error(
+                    where,
+                    f"Address label {value} is longer than maximum length {IFNAMSIZ - 1}"
+                    " - removing address",
+                )
+                raise _DropVip
+            fields["label"] = value
         elif opt == "peer":
-            peer = parse_address(rep, where, "peer", value, addr.version)
-            if peer is not None:
-                fields["peer"] = peer
+            prefix = _peer(rep, line, addr, prefix, value, fields)
         else:
-            if value == "forever":
-                fields["preferred_lft"] = FOREVER
-            else:
-                lft = parse_int(rep, where, "preferred_lft", value, 0, FOREVER)
-                if lft is not None:
-                    fields["preferred_lft"] = lft
+            lft = (
+                FOREVER
+                if value == "forever"
+                else parse_int(rep, where, "preferred_lft", value, 0, FOREVER)
+            )
+            if lft is not None:
+                fields["preferred_lft"] = lft
+    if brd is not None:
+        _broadcast(rep, line, addr, prefix, brd, fields)
     if addr.version == 6:
         for key in ("scope", "label"):
             if key in fields:
-                rep.error(where, f"cannot specify {key} for IPv6 addresses ({words[0]}) - ignoring")
+                rep.error(
+                    where, f"Cannot specify {key} for IPv6 addresses ({name}) - ignoring {key}"
+                )
                 del fields[key]
-    if "peer" in fields and "broadcast" in fields:
-        rep.error(where, "cannot specify broadcast and peer addresses - ignoring broadcast")
-        del fields["broadcast"]
     return VirtualAddress(addr, prefix, where, **fields)  # type: ignore[arg-type]
 
 
+def _peer(
+    rep: Reporter, line: Line, addr: IPAddress, prefix: int, value: str, fields: dict[str, object]
+) -> int:
+    """``peer IP[/len]``: the peer's prefix length becomes the address's (iproute2's rule)."""
+    where = line.where
+    if "peer" in fields:
+        rep.error(where, f"Peer {value} - another peer has already been specified")
+        return prefix
+    head = _address_and_prefix(rep, line, value, "peer")
+    if head is None:
+        return prefix
+    peer, peer_prefix = head
+    if peer.version != addr.version:
+        rep.error(where, f"Peer address {value} does not match address family")
+        return prefix
+    if prefix != addr.max_prefixlen:
+        rep.error(where, "Cannot specify address prefix when specifying peer address - ignoring")
+    fields["peer"] = peer
+    return peer_prefix
+
+
 def _broadcast(
-    rep: Reporter, line: Line, addr: IPAddress, prefix: int, value: str
-) -> ipaddress.IPv4Address | None:
-    """``brd IP|+|-``: ``+`` sets the host bits, ``-`` clears them (iproute2's meaning)."""
-    if addr.version == 6:
-        rep.error(line.where, f"cannot assign a broadcast address to IPv6 address {addr}")
-        return None
-    net = ipaddress.IPv4Network((addr, prefix), strict=False)
-    if value == "+":
-        return net.broadcast_address
-    if value == "-":
-        return net.network_address
-    brd = parse_address(rep, line.where, "brd", value, 4)
-    return brd if isinstance(brd, ipaddress.IPv4Address) else None
+    rep: Reporter, line: Line, addr: IPAddress, prefix: int, value: str, fields: dict[str, object]
+) -> None:
+    """``brd IP|+|-``: ``+`` sets the host bits, ``-`` clears them (of the peer if given)."""
+    where = line.where
+    if value not in ("+", "-"):
+        try:
+            fields["broadcast"] = ipaddress.IPv4Address(value)
+        except ValueError:
+            rep.error(where, f"VRRP is trying to assign invalid broadcast {value}. skipping VIP...")
+            raise _DropVip from None
+    if "peer" in fields:
+        rep.error(where, "Cannot specify broadcast and peer addresses - ignoring broadcast address")
+        fields.pop("broadcast", None)
+        return
+    if value in ("+", "-"):
+        if prefix > 30:
+            rep.error(where, f"Address prefix length {prefix} too long for broadcast")
+            return
+        net = ipaddress.IPv4Network((addr, prefix), strict=False)
+        fields["broadcast"] = net.broadcast_address if value == "+" else net.network_address
 
 
 def parse_route(rep: Reporter, line: Line) -> VirtualRoute | None:

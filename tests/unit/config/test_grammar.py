@@ -231,9 +231,52 @@ CASES: list[Case] = [
         ),
     ),
     (
-        "vip label too long",
-        vips("10.1.1.1 label eth0:1234567890123"),
-        lambda r: only(r).virtual_ipaddresses[0].label is None and messages(r, Severity.ERROR),
+        "vip label too long drops the address",
+        vips("10.1.1.1 label eth0:1234567890123", "10.1.1.2"),
+        lambda r: (
+            [str(v.address) for v in only(r).virtual_ipaddresses] == ["10.1.1.2"]
+            and "removing address" in messages(r, Severity.ERROR)[0]
+        ),
+    ),
+    (
+        "vip peer with prefix takes the peer's prefix",
+        vips("10.1.1.1 peer 10.1.1.2/30"),
+        lambda r: (
+            (only(r).virtual_ipaddresses[0].peer, only(r).virtual_ipaddresses[0].prefixlen)
+            == (A("10.1.1.2"), 30)
+            and clean(r)
+        ),
+    ),
+    (
+        "vip brd + needs a prefix of 30 or less",
+        vips("10.1.1.1/31 brd +"),
+        lambda r: (
+            only(r).virtual_ipaddresses[0].broadcast is None
+            and "too long for broadcast" in messages(r, Severity.ERROR)[0]
+        ),
+    ),
+    (
+        "vip bad broadcast drops the address",
+        vips("10.1.1.1/24 brd 10.1.1.x", "10.1.1.3"),
+        lambda r: len(only(r).virtual_ipaddresses) == 1 and r.exit_code == 5,
+    ),
+    (
+        "vip missing value drops the address",
+        vips("10.1.1.1 dev", "10.1.1.4"),
+        lambda r: (
+            [str(v.address) for v in only(r).virtual_ipaddresses] == ["10.1.1.4"]
+            and "No dev parameter" in messages(r, Severity.ERROR)[0]
+        ),
+    ),
+    (
+        "vip dev twice drops the address",
+        vips("10.1.1.1 dev eth0 dev eth1", "10.1.1.5"),
+        lambda r: len(only(r).virtual_ipaddresses) == 1 and "more than once" in str(r.problems),
+    ),
+    (
+        "vip numeric scope",
+        vips("10.1.1.1 scope 253"),
+        lambda r: only(r).virtual_ipaddresses[0].scope == "253" and clean(r),
     ),
     (
         "vip peer",
