@@ -27,7 +27,7 @@ lint: deps
 	$(VENV)/bin/ruff check .
 
 test: deps lint
-	$(VENV)/bin/pytest -q --cov=astlinux_ha.vrrp --cov-report=term-missing:skip-covered
+	$(VENV)/bin/pytest -q --cov=astlinux_ha --cov-report=term:skip-covered
 
 test-unit: deps
 	$(VENV)/bin/pytest -q tests/unit
@@ -36,6 +36,7 @@ demo: deps
 	$(PY) -m astlinux_ha.lab rehearse etc/keepalived/keepalived.conf.master etc/keepalived/keepalived.conf.backup
 
 bench: deps
+	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m bench
 
 clean:
