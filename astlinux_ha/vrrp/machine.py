@@ -403,11 +403,15 @@ class _Run:
         spec = next((s for s in self.p.tracks if s.key == key), None)
         if spec is None or self.s.role is Role.INIT:
             return
+        # FAULT with no fault yet is keepalived's silent wait for the first script results
+        silent = self.s.role is Role.FAULT and not self.faults() and not self.s.faulted_by_group
         self.tracks[key] = up
         if spec.weight:
             self.reprioritise()
             return
         if spec.faulty(up):
+            if silent:
+                self.emit(RunNotify("FAULT", self.s.priority))
             self.enter_fault(f"{spec.describe()} {'up' if up else 'down'}")
         else:
             self.maybe_recover(f"{spec.describe()} {'up' if up else 'down'}")
@@ -436,7 +440,7 @@ class _Run:
             self.log("sent 0 priority", Level.DETAIL)
             self.log("removing VIPs.", Level.DETAIL)
             self.emit(RemoveVips())
-        self.cancel(*self.timers)
+        self.cancel(*(t for t in Timer if t in self.timers))
         self.transition(Role.INIT, "shutdown")
         self.emit(RunNotify("STOP", self.s.priority))
 
