@@ -101,10 +101,17 @@ def _block(rep: Reporter, st: Statement) -> tuple[Statement, ...]:
 
 
 def _unknown(rep: Reporter, st: Statement, unsupported: frozenset[str]) -> None:
+    """Skip a keyword (and its block) that means nothing here, saying so.
+
+    A real keepalived keyword we do not implement is a warning: the config is valid and
+    keepalived would accept it. An unknown keyword is an error (``-t`` exits 5, as
+    keepalived's does): a typo such as ``unicast_peeer {`` silently drops a whole block, so
+    the config does not run as written.
+    """
     if st.keyword in unsupported:
         rep.warning(st.where, f"keyword '{st.keyword}' is not supported by astlinux-ha - ignoring")
     else:
-        rep.warning(st.where, f"unknown keyword '{st.keyword}'")
+        rep.error(st.where, f"unknown keyword '{st.keyword}'")
 
 
 class _GarpFields:

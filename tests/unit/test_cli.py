@@ -57,7 +57,7 @@ def test_fatal_config_exits_4_and_warnings_are_marked(
     bad.write_text("frob 1\nvrrp_instance VI {\n  priority 50\n}\n")
     assert cli.main(["--config-test", "--use-file", str(bad)]) == 4
     err = capsys.readouterr().err
-    assert f"{bad}:1: unknown keyword 'frob' (warning)" in err
+    assert f"{bad}:1: unknown keyword 'frob'\n" in err
     assert f"{bad}:2: (VI) no 'interface' given" in err
 
 

@@ -170,14 +170,22 @@ CASES: list[Case] = [
         "unknown keyword",
         inst("frobnicate 1"),
         lambda r: (
-            messages(r, Severity.WARNING) == ["<string>:4: unknown keyword 'frobnicate' (warning)"]
-            and r.exit_code == 0
+            messages(r, Severity.ERROR) == ["<string>:4: unknown keyword 'frobnicate'"]
+            and r.exit_code == 5  # keepalived -t exits 5 too: the line is not run as written
         ),
     ),
     (
         "unknown block skipped",
         inst("whatever {\npriority 9\n}"),
-        lambda r: only(r).priority == 100 and messages(r, Severity.WARNING),
+        lambda r: only(r).priority == 100 and messages(r, Severity.ERROR),
+    ),
+    (
+        "typo in a block keyword loses the block",
+        inst("unicast_peeer {\n10.0.0.2\n}"),
+        lambda r: (
+            not only(r).unicast
+            and messages(r, Severity.ERROR) == ["<string>:4: unknown keyword 'unicast_peeer'"]
+        ),
     ),
     (
         "lvs ignored once",
