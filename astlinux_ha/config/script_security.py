@@ -117,13 +117,16 @@ def check_scripts(config: Config) -> ScriptReport:
     g = config.global_defs
     security = g.enable_script_security
     scripts = list(configured_scripts(config))
-    if not scripts:
+    if not scripts and g.script_user is None:
         return ScriptReport((), ())
     spec = None
     if g.script_user is not None:
         spec = UserSpec(g.script_user.user, g.script_user.group, str(g.script_user.where))
+    # keepalived resolves script_user while reading global_defs, scripts or not.
     default = resolve_default_user(spec, security_enabled=security)
     problems = _convert(default.problems, g.where)
+    if not scripts:
+        return ScriptReport((), tuple(problems))
     checks: list[ScriptCheck] = []
     verdicts: list[CheckedScript] = []
     for item in scripts:

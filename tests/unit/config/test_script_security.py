@@ -118,3 +118,14 @@ def test_scripts_are_not_checked_unless_asked(tmp_path: Path) -> None:
     path.write_text(conf("  notify_master /nonexistent/x.sh\n"))
     assert check(str(path)).exit_code == 0
     assert check(str(path), host=True).exit_code != 0
+
+
+def test_unknown_script_user_is_an_error_even_without_scripts(tmp_path: Path) -> None:
+    path = tmp_path / "k.conf"
+    path.write_text("global_defs {\n  script_user no_such_user_here\n}\n")
+    result = check(str(path), host=True)
+    assert result.exit_code == 5
+    assert [p.render() for p in result.problems] == [
+        f"{path}:2: Script user 'no_such_user_here' does not exist (warning)",
+        f"{path}:2: Error setting global script uid/gid",
+    ]
