@@ -88,9 +88,35 @@ def parse_seconds(
     return value
 
 
+# Flags that keepalived 2.2.7 reads an optional on|off|true|false|yes|no for; every other
+# flag ignores what follows it (so there ``nopreempt off`` still means nopreempt).
+# v3_checksum_as_v2 is newer than 2.2.7 and takes one too.
+BOOL_FLAGS = frozenset(
+    {
+        "skip_check_adv_addr",
+        "strict_mode",
+        "notify_priority_changes",
+        "lower_prio_no_advert",
+        "higher_prio_send_advert",
+        "vrrp_min_garp",
+        "vrrp_lower_prio_no_advert",
+        "vrrp_higher_prio_send_advert",
+        "vrrp_notify_priority_changes",
+        "v3_checksum_as_v2",
+    }
+)
+
+
 def parse_flag(rep: Reporter, where: Location, words: tuple[str, ...]) -> bool | None:
-    """A flag keyword: alone means on; an optional on|off|true|false|yes|no says which."""
+    """A flag keyword: alone means on; where keepalived allows it, a boolean says which."""
     if len(words) == 1:
+        return True
+    if words[0] not in BOOL_FLAGS:
+        rep.warning(
+            where,
+            f"{words[0]} takes no value - '{' '.join(words[1:])}' ignored, {words[0]} is on"
+            " (as keepalived 2.2.7 reads it)",
+        )
         return True
     word = words[1].lower()
     if word in _TRUE:

@@ -679,6 +679,28 @@ CASES: list[Case] = [
         inst("garp_master_repeat 0"),
         lambda r: only(r).garp.master_repeat == 1 and r.exit_code == 5,
     ),
+    (
+        "boolean flag off",
+        inst("strict_mode off\nlower_prio_no_advert false"),
+        lambda r: not only(r).strict_mode and not only(r).lower_prio_no_advert and clean(r),
+    ),
+    (
+        "boolean flag bad value",
+        inst("skip_check_adv_addr maybe"),
+        lambda r: "on|off|true|false|yes|no" in messages(r, Severity.ERROR)[0],
+    ),
+    (
+        "plain flag ignores its value as keepalived 2.2.7 does",
+        inst("nopreempt off"),
+        lambda r: (
+            only(r).nopreempt
+            and messages(r, Severity.WARNING)
+            == [
+                "<string>:4: nopreempt takes no value - 'off' ignored, nopreempt is on"
+                " (as keepalived 2.2.7 reads it) (warning)"
+            ]
+        ),
+    ),
     ("accept defaults on", inst(""), lambda r: only(r).accept is True and clean(r)),
     (
         "accept defaults off in strict mode",
