@@ -171,6 +171,8 @@ class _Run:
             case SyncRelease():
                 self.set(faulted_by_group=False)
                 self.maybe_recover("sync group recovered")
+            case _:
+                raise TypeError(f"not a VRRP machine event: {event!r}")
 
     # ------------------------------------------------------------ state entries
 
@@ -251,9 +253,14 @@ class _Run:
         self.set(priority=self.priority_now(), master_adver_us=self.p.adver_us)
         self.emit(RemoveVips(force=True))
         faults, pending = self.faults(), self.pending()
-        if faults or pending:
+        if faults or pending or self.s.faulted_by_group:
             self.log("Entering FAULT STATE (init)")
-            why = ", ".join(faults) + " down" if faults else "waiting for " + ", ".join(pending)
+            if faults:
+                why = ", ".join(faults) + " down"
+            elif pending:
+                why = "waiting for " + ", ".join(pending)
+            else:
+                why = "sync group in FAULT"
             self.transition(Role.FAULT, why)
             if faults:
                 # keepalived notifies FAULT only for a real fault, not while scripts warm up
