@@ -100,6 +100,13 @@ def _block(rep: Reporter, st: Statement) -> tuple[Statement, ...]:
     return st.block
 
 
+def _value_block(rep: Reporter, st: Statement) -> tuple[Statement, ...]:
+    """A block of plain values (VIPs, peers, track lists...): its keyword takes no words."""
+    if st.args:
+        rep.error(st.where, f"Block {st.keyword} has extra parameters {st.args[0]} ...")
+    return _block(rep, st)
+
+
 def _unknown(rep: Reporter, st: Statement, unsupported: frozenset[str]) -> None:
     """Skip a keyword (and its block) that means nothing here, saying so.
 
@@ -271,7 +278,7 @@ def _weighted_list(
 ) -> list[tuple[str, int | None, bool, Location]]:
     """Lines of ``NAME [weight N [reverse]]`` in a track_* block."""
     out: list[tuple[str, int | None, bool, Location]] = []
-    for line in _block(rep, st):
+    for line in _value_block(rep, st):
         words = line.words
         weight: int | None = None
         reverse = False
@@ -393,16 +400,16 @@ def read_instance(rep: Reporter, st: Statement, g: GlobalDefs) -> VrrpInstance |
             if addr is not None:
                 f[key] = addr
         elif key in ("virtual_ipaddress", "virtual_ipaddress_excluded"):
-            vips = [parse_vip(rep, line) for line in _block(rep, item)]
+            vips = [parse_vip(rep, line) for line in _value_block(rep, item)]
             field = "virtual_ipaddresses" + ("_excluded" if key.endswith("excluded") else "")
             f[field] = f.get(field, ()) + tuple(v for v in vips if v is not None)
         elif key == "virtual_routes":
-            routes = [parse_route(rep, line) for line in _block(rep, item)]
+            routes = [parse_route(rep, line) for line in _value_block(rep, item)]
             f["virtual_routes"] = f.get("virtual_routes", ()) + tuple(
                 r for r in routes if r is not None
             )
         elif key == "unicast_peer":
-            peers = [parse_peer(rep, line) for line in _block(rep, item)]
+            peers = [parse_peer(rep, line) for line in _value_block(rep, item)]
             f["unicast_peers"] = f.get("unicast_peers", ()) + tuple(
                 p for p in peers if p is not None
             )
@@ -552,7 +559,7 @@ def read_sync_group(rep: Reporter, st: Statement) -> SyncGroup | None:
     for item in _block(rep, st):
         key = item.keyword
         if key == "group":
-            members = [(w, line.where) for line in _block(rep, item) for w in line.words]
+            members = [(w, line.where) for line in _value_block(rep, item) for w in line.words]
             f["members"] = tuple(m for m, _ in members)
             f["member_where"] = tuple(w for _, w in members)
         elif key in _NOTIFY_KEYS and key not in ("notify_deleted", "notify_master_rx_lower_pri"):

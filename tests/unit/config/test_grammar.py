@@ -701,6 +701,15 @@ CASES: list[Case] = [
             ]
         ),
     ),
+    (
+        "value block with extra words",
+        inst("virtual_ipaddress timeout {\n10.1.1.1\n}"),
+        lambda r: (
+            len(only(r).virtual_ipaddresses) == 1
+            and messages(r, Severity.ERROR)
+            == ["<string>:4: Block virtual_ipaddress has extra parameters timeout ..."]
+        ),
+    ),
     ("accept defaults on", inst(""), lambda r: only(r).accept is True and clean(r)),
     (
         "accept defaults off in strict mode",
