@@ -215,7 +215,6 @@ class InstanceRunner:
 
     async def _add_vips(self) -> None:
         log = self.shared.log
-        log.info("(%s) setting VIPs.", self.name)
         failures = await self.shared.addresses.add_vips([*self.plan.vips, *self.plan.excluded])
         failures += await self.shared.addresses.add_routes(list(self.plan.routes))
         for f in failures:
@@ -231,7 +230,6 @@ class InstanceRunner:
                 log.info("(%s) removed leftover VIP %s", self.name, vip.address)
             await self.shared.addresses.remove_routes(list(self.plan.routes))
             return
-        log.info("(%s) removing VIPs.", self.name)
         failures = await self.shared.addresses.remove_routes(list(self.plan.routes))
         failures += await self.shared.addresses.remove_vips(items)
         for f in failures:
