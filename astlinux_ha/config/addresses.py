@@ -315,7 +315,7 @@ def _route_dest(
 def parse_peer(rep: Reporter, line: Line) -> UnicastPeer | None:
     """``ADDR [min_ttl N] [max_ttl N]`` inside ``unicast_peer { }``."""
     words = line.words
-    addr = parse_address(rep, line.where, "unicast_peer", words[0])
+    addr = parse_address(rep, line.where, "unicast_peer", words[0], lenient=True)
     if addr is None:
         return None
     ttl: dict[str, int] = {}

@@ -205,7 +205,7 @@ def read_global(rep: Reporter, st: Statement, g: dict[str, Any], garp: dict[str,
                 g["script_user"] = UserGroup(user, group, where)
     elif key in ("vrrp_mcast_group4", "vrrp_mcast_group6"):
         family = 4 if key.endswith("4") else 6
-        addr = parse_address(rep, where, key, need(rep, where, words, 1), family)
+        addr = parse_address(rep, where, key, need(rep, where, words, 1), family, lenient=True)
         if addr is not None:
             if not addr.is_multicast:
                 rep.error(where, f"{key} '{addr}' invalid - must be a multicast address")
@@ -396,7 +396,7 @@ def read_instance(rep: Reporter, st: Statement, g: GlobalDefs) -> VrrpInstance |
             if value is not None:
                 f["preempt_delay"] = value
         elif key in ("unicast_src_ip", "mcast_src_ip"):
-            addr = parse_address(rep, where, key, need(rep, where, words, 1))
+            addr = parse_address(rep, where, key, need(rep, where, words, 1), lenient=True)
             if addr is not None:
                 f[key] = addr
         elif key in ("virtual_ipaddress", "virtual_ipaddress_excluded"):

@@ -374,7 +374,56 @@ def complete(config: Config) -> tuple[Config, tuple[Problem, ...]]:
             slots[slot] = inst
 
     groups = _sync_groups(rep, config.sync_groups, {i.name for i in instances})
+    weights = {s.name: s.weight for s in scripts}
+    unweighted = {m for g in groups if not g.sync_group_tracking_weight for m in g.members}
+    instances = [_fixed_priority(rep, inst, inst.name in unweighted, weights) for inst in instances]
     done = dataclasses.replace(
         config, instances=tuple(instances), scripts=tuple(scripts), sync_groups=groups
     )
     return done, tuple(rep.problems)
+
+
+def _fixed_priority(
+    rep: Reporter, inst: VrrpInstance, in_sync_group: bool, weights: dict[str, int]
+) -> VrrpInstance:
+    """No floating priority for an address owner or a sync group member (keepalived).
+
+    Unless the group has sync_group_tracking_weight, a member's weighted track_interface
+    becomes unweighted (down means FAULT) and a weighted track_script is dropped; an address
+    owner (priority 255) drops both.
+    """
+    owner = inst.priority == 255
+    if not (in_sync_group or owner):
+        return inst
+    why = "SYNC group" if in_sync_group else "address owner"
+    interfaces = []
+    for track in inst.track_interfaces:
+        if not track.weight:
+            interfaces.append(track)
+            continue
+        if in_sync_group:
+            rep.error(
+                track.where,
+                f"({inst.name}) ignoring {track.name} tracked interface weight due to {why}",
+            )
+            interfaces.append(dataclasses.replace(track, weight=0, reverse=False))
+        else:
+            rep.error(
+                track.where, f"({inst.name}) ignoring {track.name} tracked interface due to {why}"
+            )
+    scripts = []
+    for ref in inst.track_scripts:
+        weight = weights.get(ref.name, 0) if ref.weight is None else ref.weight
+        if weight:
+            rep.error(
+                ref.where,
+                f"({inst.name}) ignoring tracked script {ref.name} with weights due to"
+                f" {why if in_sync_group else 'address_owner'}",
+            )
+        else:
+            scripts.append(ref)
+    if interfaces == list(inst.track_interfaces) and len(scripts) == len(inst.track_scripts):
+        return inst
+    return dataclasses.replace(
+        inst, track_interfaces=tuple(interfaces), track_scripts=tuple(scripts)
+    )

@@ -128,11 +128,26 @@ def parse_flag(rep: Reporter, where: Location, words: tuple[str, ...]) -> bool |
 
 
 def parse_address(
-    rep: Reporter, where: Location, keyword: str, text: str | None, family: int | None = None
+    rep: Reporter,
+    where: Location,
+    keyword: str,
+    text: str | None,
+    family: int | None = None,
+    *,
+    lenient: bool = False,
 ) -> IPAddress | None:
-    """An IPv4 or IPv6 address (of ``family`` when given); None (reported) otherwise."""
+    """An IPv4 or IPv6 address (of ``family`` when given); None (reported) otherwise.
+
+    ``lenient``: keepalived's inet_stosockaddr (unicast_src_ip, unicast_peer, multicast
+    groups) cuts the text at the first ``-`` or ``/``; so do we, with a warning.
+    """
     if text is None:
         return None
+    if lenient:
+        cut = min((i for i in (text.find("-"), text.find("/")) if i >= 0), default=-1)
+        if cut >= 0:
+            rep.warning(where, f"{keyword} '{text}': '{text[cut:]}' after the address is ignored")
+            text = text[:cut]
     try:
         addr = _ip(text)
     except (ValueError, OSError):

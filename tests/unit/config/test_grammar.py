@@ -710,6 +710,46 @@ CASES: list[Case] = [
             == ["<string>:4: Block virtual_ipaddress has extra parameters timeout ..."]
         ),
     ),
+    (
+        "unicast addresses lose a /suffix as keepalived's do",
+        inst("unicast_src_ip 10.0.0.5/24\nunicast_peer {\n10.0.0.6/24\n}"),
+        lambda r: (
+            (only(r).unicast_src_ip, only(r).unicast_peers[0].address)
+            == (A("10.0.0.5"), A("10.0.0.6"))
+            and len(messages(r, Severity.WARNING)) == 2
+            and r.exit_code == 0
+        ),
+    ),
+    (
+        "sync group member loses weighted tracking",
+        "vrrp_script s {\nscript /bin/true\nweight 5\n}\n"
+        + inst("track_script {\ns\n}\ntrack_interface {\neth1 weight 10\n}").replace("VI", "A")
+        + inst("", "interface eth1\nvirtual_router_id 7\n").replace("VI", "B")
+        + "vrrp_sync_group G {\ngroup {\nA\nB\n}\n}\n",
+        lambda r: (
+            r.config.instance("A").track_scripts == ()
+            and r.config.instance("A").track_interfaces[0].weight == 0
+            and "with weights due to SYNC group" in str(r.problems)
+        ),
+    ),
+    (
+        "sync_group_tracking_weight keeps weights",
+        "vrrp_script s {\nscript /bin/true\nweight 5\n}\n"
+        + inst("track_script {\ns\n}").replace("VI", "A")
+        + inst("", "interface eth1\nvirtual_router_id 7\n").replace("VI", "B")
+        + "vrrp_sync_group G {\ngroup {\nA\nB\n}\nsync_group_tracking_weight\n}\n",
+        lambda r: len(r.config.instance("A").track_scripts) == 1 and clean(r),
+    ),
+    (
+        "address owner drops weighted tracking",
+        "vrrp_script s {\nscript /bin/true\n}\n"
+        + inst("priority 255\ntrack_script {\ns weight 3\n}\ntrack_interface {\neth1 weight 2\n}"),
+        lambda r: (
+            only(r).track_scripts == ()
+            and only(r).track_interfaces == ()
+            and "due to address owner" in str(r.problems)
+        ),
+    ),
     ("accept defaults on", inst(""), lambda r: only(r).accept is True and clean(r)),
     (
         "accept defaults off in strict mode",
