@@ -296,38 +296,57 @@ def _unicast_without_peers(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
 
 
 def _sync_groups(
-    rep: Reporter, groups: tuple[SyncGroup, ...], names: set[str]
+    rep: Reporter, groups: tuple[SyncGroup, ...], instances: dict[str, VrrpInstance]
 ) -> tuple[SyncGroup, ...]:
+    """Resolve members as keepalived's vrrp_sync_set_group does; drop groups left empty."""
     out: list[SyncGroup] = []
     owner: dict[str, str] = {}
     for group in groups:
+        name = group.name
+        if not group.members:
+            rep.error(group.where, f"Sync group {name} has no virtual router(s). removing")
+            continue
         members: list[str] = []
         wheres: list[Location] = []
         for member, where in zip(group.members, group.member_where, strict=True):
-            if member not in names:
+            if member not in instances:
                 rep.error(
                     where,
-                    f"sync group {group.name}: virtual router {member} does not"
-                    " exist - ignoring it",
+                    f"Virtual router {member} specified in sync group {name} doesn't exist"
+                    " - ignoring",
                 )
             elif member in owner:
                 rep.error(
                     where,
-                    f"sync group {group.name}: virtual router {member} is already"
-                    f" in sync group {owner[member]} - ignoring it",
+                    f"Virtual router {member} cannot exist in more than one sync group;"
+                    f" ignoring {name}",
                 )
             else:
-                owner[member] = group.name
+                owner[member] = name
                 members.append(member)
                 wheres.append(where)
-        if len(members) < 2:
-            rep.warning(
-                group.where,
-                f"sync group {group.name} has only {len(members)} virtual"
-                " router(s) - this probably isn't what you want",
-            )
         if not members:
+            rep.error(
+                group.where,
+                f"Sync group {name}, no matching virtual router found in group declaration"
+                " - removing",
+            )
             continue
+        if len(members) == 1:
+            rep.error(
+                group.where,
+                f"Sync group {name} has only 1 virtual router(s) - this probably isn't what"
+                " you want",
+            )
+        owners = {
+            instances[m].state is State.MASTER and instances[m].priority == 255 for m in members
+        }
+        if len(owners) > 1:
+            rep.error(
+                group.where,
+                f"Sync group {name} has some member(s) as address owner and some not as"
+                " address owner. This won't work.",
+            )
         out.append(dataclasses.replace(group, members=tuple(members), member_where=tuple(wheres)))
     return tuple(out)
 
@@ -373,7 +392,7 @@ def complete(config: Config) -> tuple[Config, tuple[Problem, ...]]:
         else:
             slots[slot] = inst
 
-    groups = _sync_groups(rep, config.sync_groups, {i.name for i in instances})
+    groups = _sync_groups(rep, config.sync_groups, {i.name: i for i in instances})
     weights = {s.name: s.weight for s in scripts}
     unweighted = {m for g in groups if not g.sync_group_tracking_weight for m in g.members}
     instances = [_fixed_priority(rep, inst, inst.name in unweighted, weights) for inst in instances]

@@ -535,7 +535,7 @@ CASES: list[Case] = [
         + "vrrp_sync_group G {\ngroup {\nA\nB\nC\n}\nnotify_master /bin/g\n}\n",
         lambda r: (
             r.config.sync_groups[0].members == ("A", "B")
-            and "C does not exist" in messages(r, Severity.ERROR)[0]
+            and "C specified in sync group G doesn't exist" in messages(r, Severity.ERROR)[0]
         ),
     ),
     (
@@ -749,6 +749,16 @@ CASES: list[Case] = [
             and only(r).track_interfaces == ()
             and "due to address owner" in str(r.problems)
         ),
+    ),
+    (
+        "sync group of one is an error",
+        inst("") + "vrrp_sync_group G {\ngroup {\nVI\n}\n}\n",
+        lambda r: r.exit_code == 5 and "only 1 virtual router" in messages(r, Severity.ERROR)[0],
+    ),
+    (
+        "sync group with no known member is removed",
+        inst("") + "vrrp_sync_group G {\ngroup {\nX\n}\n}\n",
+        lambda r: r.config.sync_groups == () and "removing" in messages(r, Severity.ERROR)[-1],
     ),
     ("accept defaults on", inst(""), lambda r: only(r).accept is True and clean(r)),
     (
