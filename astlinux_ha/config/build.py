@@ -502,8 +502,11 @@ def read_script(rep: Reporter, st: Statement) -> VrrpScript | None:
             else:
                 f["script"] = ScriptCommand(words[1], None, None, where)
                 if len(words) > 2:
-                    rep.error(
-                        where, "vrrp_script: put the user on a 'user' line - ignoring extra words"
+                    # keepalived ignores them silently; say so, but it still runs as written.
+                    rep.warning(
+                        where,
+                        f"vrrp_script {st.args[0]}: words after the script are ignored"
+                        " (quote the whole command; the user goes on a 'user' line)",
                     )
         elif key in ("interval", "timeout"):
             seconds = parse_seconds(

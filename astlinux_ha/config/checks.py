@@ -282,11 +282,12 @@ def _tracks(rep: Reporter, inst: VrrpInstance, script_names: set[str]) -> VrrpIn
 
 
 def _unicast_without_peers(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
-    """A unicast keyword without peers means multicast; keepalived calls that deprecated."""
+    """A unicast keyword without peers means multicast; keepalived calls that deprecated
+    (and its -t exits 5 for it, so this is an error here too)."""
     if not inst.unicast_peers and (
         inst.unicast_src_ip is not None or "check_unicast_src" in inst.explicit
     ):
-        rep.warning(
+        rep.error(
             inst.where,
             f"({inst.name}) A unicast keyword has been specified without any unicast peers."
             " Defaulting to multicast. This usage is deprecated - please update your"

@@ -645,8 +645,8 @@ CASES: list[Case] = [
         inst("unicast_src_ip 10.0.0.5"),
         lambda r: (
             not only(r).unicast
-            and "Defaulting to multicast" in messages(r, Severity.WARNING)[0]
-            and r.exit_code == 0
+            and "Defaulting to multicast" in messages(r, Severity.ERROR)[0]
+            and r.exit_code == 5
         ),
     ),
     (
