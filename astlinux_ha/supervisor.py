@@ -114,8 +114,10 @@ class Supervisor:
         self.pool = SocketPool(self._on_packet)
         self.watcher = LinkWatcher(self._on_link)
         self._index: dict[tuple[str, int, int], InstanceRunner] = {}
-        await self._start_runtime(self.runtime, keep={})
+        # Links first: an instance's Start reads its interface's state from the watcher, and an
+        # unknown link would count as down (FAULT (init), then BACKUP a moment later).
         await self.watcher.start()
+        await self._start_runtime(self.runtime, keep={})
         self._write_status()
         flusher = asyncio.get_running_loop().create_task(self._flush_state())
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import re
 import sys
+import time
 
 from .box import Box, Spawned
 
@@ -43,6 +44,23 @@ def install_config(box: Box, conf_text: str) -> None:
 def start(box: Box, daemon: Daemon) -> Spawned:
     """Start ``daemon`` in ``box`` on the installed config."""
     return box.spawn(daemon.argv(), name=daemon.value)
+
+
+# The line both daemons log once an instance has a state (keepalived adds " (init)").
+_READY = re.compile(r"\(\S+\) Entering (BACKUP|MASTER|FAULT) STATE")
+
+
+def wait_ready(proc: Spawned, timeout: float) -> bool:
+    """Wait until ``proc`` logged an instance entering a state; False if it exited or the
+    time ran out first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _READY.search(proc.log_text()):
+            return True
+        if not proc.alive():
+            return False
+        time.sleep(0.01)
+    return False
 
 
 def with_priority(conf_text: str, priority: int) -> str:

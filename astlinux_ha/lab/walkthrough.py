@@ -26,6 +26,8 @@ SEED_VIP_LINE = "inet 10.10.50.244/32 scope global eth0:10"
 # Slack on top of the protocol's own times: process start-up and our 30 ms polling.
 SLACK = 4.0
 HEAL_TOLERANCE = 0.35
+# How long a daemon may take to log its first state (Python's start-up on a loaded host).
+READY_TIMEOUT = 10.0
 
 
 @dataclass
@@ -122,10 +124,20 @@ class _Scenario:
         if self.echo:
             self.echo(f"  t={when:7.2f}s  {text}")
 
-    def start_daemon(self, box: Box, conf_text: str) -> None:
+    def start_daemon(self, box: Box, conf_text: str, wait: bool = True) -> None:
         daemons.install_config(box, conf_text)
         self.running[box.name] = daemons.start(box, self.kinds[box.name])
         self.note(f"{box.name}: {self.kinds[box.name].value} started")
+        if wait:
+            self.wait_ready(box)
+
+    def wait_ready(self, box: Box) -> None:
+        # Until its instances have entered a state, a daemon is not yet a peer: pulling the
+        # other box's cable then would time its start-up (a second for Python), not failover.
+        if daemons.wait_ready(self.running[box.name], READY_TIMEOUT):
+            self.note(f"{box.name}: ready")
+        else:
+            self.note(f"{box.name}: not ready after {READY_TIMEOUT:g}s")
 
     def stop_daemon(self, box: Box) -> None:
         proc = self.running.pop(box.name)
@@ -197,8 +209,11 @@ class _Scenario:
         return self.result
 
     def _start_both(self) -> None:
-        self.start_daemon(self.master, self.confs[self.master.name])
-        self.start_daemon(self.backup, self.confs[self.backup.name])
+        # Together, as two boxes booting at once: neither waits for the other to be ready.
+        self.start_daemon(self.master, self.confs[self.master.name], wait=False)
+        self.start_daemon(self.backup, self.confs[self.backup.name], wait=False)
+        self.wait_ready(self.master)
+        self.wait_ready(self.backup)
 
     def _restart_backup(self, conf_text: str) -> None:
         self.stop_daemon(self.backup)
