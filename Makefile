@@ -56,18 +56,24 @@ wheels: deps
 
 install:
 	$(PYTHON) -m venv $(DESTDIR)$(LIBDIR)
-	$(DESTDIR)$(LIBDIR)/bin/python -m pip install -q $(PIP_SOURCE) $(if $(WHEELHOUSE),astlinux-ha,.)
+	$(DESTDIR)$(LIBDIR)/bin/python -m pip install -q --no-cache-dir $(PIP_SOURCE) $(if $(WHEELHOUSE),astlinux-ha,.)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)/etc/init.d $(DESTDIR)/etc/runlevels/default
 	printf '#!/bin/sh\nexec %s/bin/python -m astlinux_ha "$$@"\n' '$(LIBDIR)' > $(DESTDIR)$(SBIN)
 	chmod 0755 $(DESTDIR)$(SBIN)
 	install -m 0755 init.d/keepalived $(DESTDIR)/etc/init.d/keepalived
-	ln -sf ../../init.d/keepalived $(DESTDIR)/etc/runlevels/default/S12keepalived
-	ln -sf ../../init.d/keepalived $(DESTDIR)/etc/runlevels/default/K28keepalived
-	[ -e $(DESTDIR)/etc/keepalived ] || [ -L $(DESTDIR)/etc/keepalived ] || \
-	  ln -s /tmp/etc/keepalived $(DESTDIR)/etc/keepalived
+	ln -sfn ../../init.d/keepalived $(DESTDIR)/etc/runlevels/default/S12keepalived
+	ln -sfn ../../init.d/keepalived $(DESTDIR)/etc/runlevels/default/K28keepalived
+	@# The image link, only where /etc/keepalived is absent; remembered so uninstall removes
+	@# only what install added.
+	if [ ! -e $(DESTDIR)/etc/keepalived ] && [ ! -L $(DESTDIR)/etc/keepalived ]; then \
+	  ln -s /tmp/etc/keepalived $(DESTDIR)/etc/keepalived && touch $(DESTDIR)$(LIBDIR)/etc-keepalived-link; \
+	fi
 
 uninstall:
+	if [ -f $(DESTDIR)$(LIBDIR)/etc-keepalived-link ] && \
+	   [ "$$(readlink $(DESTDIR)/etc/keepalived)" = /tmp/etc/keepalived ]; then \
+	  rm -f $(DESTDIR)/etc/keepalived; \
+	fi
 	rm -rf $(DESTDIR)$(LIBDIR)
 	rm -f $(DESTDIR)$(SBIN) $(DESTDIR)/etc/init.d/keepalived
 	rm -f $(DESTDIR)/etc/runlevels/default/S12keepalived $(DESTDIR)/etc/runlevels/default/K28keepalived
-	[ "$$(readlink $(DESTDIR)/etc/keepalived)" != /tmp/etc/keepalived ] || rm -f $(DESTDIR)/etc/keepalived

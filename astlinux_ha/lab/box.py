@@ -90,7 +90,8 @@ class Box:
     """A virtual AstLinux box on the lab's switch. Made by :meth:`Lab.add_box`."""
 
     def __init__(self, lab_name: str, name: str, address: str, host_dir: Path,
-                 switch_netns: str, holder_pid: int | None = None) -> None:
+                 switch_netns: str, holder_pid: int | None = None,
+                 image_dir: Path | None = None) -> None:
         self.name = name
         self.address = address
         self.ip = address.split("/")[0]
@@ -101,6 +102,7 @@ class Box:
         self.log_dir = host_dir / "logs"
         self.switch_netns = switch_netns
         self.holder_pid = holder_pid
+        self.image_dir = image_dir  # read-only layers over /etc and /usr/local (see mounts.py)
         self.spawned: list[Spawned] = []
         self._ipr: IPRoute | None = None
         self._ipr_lock = threading.Lock()
@@ -127,7 +129,8 @@ class Box:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         holder = subprocess.Popen(
             ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--propagation", "private",
-             "sh", "-c", mounts.holder_script(str(self.kd_dir))],
+             "sh", "-c", mounts.holder_script(
+                 str(self.kd_dir), None if self.image_dir is None else str(self.image_dir))],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True)
         assert holder.stdout is not None

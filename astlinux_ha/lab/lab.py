@@ -62,13 +62,19 @@ class Lab:
 
     # -- building -----------------------------------------------------------------------------
 
-    def add_box(self, name: str, address: str = "10.10.50.62/24") -> Box:
-        """A new box ``name`` with ``address`` (CIDR) on ``eth0``, booted and cabled."""
+    def add_box(self, name: str, address: str = "10.10.50.62/24", *,
+                image: Path | None = None) -> Box:
+        """A new box ``name`` with ``address`` (CIDR) on ``eth0``, booted and cabled.
+
+        ``image``: a directory whose ``etc`` and ``usr/local`` the box sees over the host's (a
+        ``make install DESTDIR=`` tree), kept across reboots like AstLinux's read-only image.
+        """
         if not _BOX_NAME.match(name):
             raise ValueError(f"box name {name!r}: lower-case letters and digits, at most 12")
         if name in self.boxes:
             raise ValueError(f"box {name!r} already exists")
-        box = Box(self.name, name, address, self.dir / name, self.switch.netns)
+        box = Box(self.name, name, address, self.dir / name, self.switch.netns,
+                  image_dir=image)
         self.boxes[name] = box
         box.create_network()
         box.boot()

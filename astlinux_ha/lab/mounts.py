@@ -12,21 +12,31 @@ the script then lays out:
                           survives a reboot (a new holder) like the real persistent partition
   /etc/keepalived         -> /tmp/etc/keepalived, as the AstLinux image ships it
 
+A box may have an *image* (``Lab.add_box(..., image=DIR)``): ``DIR/etc`` and ``DIR/usr/local``,
+when present, are extra read-only layers on top of the host's, under the box's writable layer. A
+``make install DESTDIR=DIR`` lands there, so what it installed survives a reboot of the box the way
+the files of AstLinux's read-only image do, while everything written at run time is thrown away.
+
 The scratch tmpfs is mounted on /tmp only while the overlays are created, then unmounted: the
 overlays keep their private clone of it, so nothing of it stays visible in the box.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 
 READY = "lab-box-ready"
 
 _OVERLAYS = (("/etc", "etc"), ("/usr/local", "usr_local"), ("/var", "var"))
+_IMAGE_LAYERS = ("/etc", "/usr/local")
 
 
-def holder_script(kd_dir: str) -> str:
-    """The sh script a box's holder runs; prints READY, then sleeps holding the namespace."""
+def holder_script(kd_dir: str, image_dir: str | None = None) -> str:
+    """The sh script a box's holder runs; prints READY, then sleeps holding the namespace.
+
+    ``image_dir``: an optional image whose ``etc`` and ``usr/local`` lie over the host's.
+    """
     kd = shlex.quote(kd_dir)
     lines = [
         "set -eu",
@@ -37,9 +47,14 @@ def holder_script(kd_dir: str) -> str:
         "mount -t tmpfs -o mode=0700 lab-scratch /tmp",
     ]
     for target, tag in _OVERLAYS:
+        lower = target
+        if image_dir is not None and target in _IMAGE_LAYERS:
+            layer = os.path.join(image_dir, target.lstrip("/"))
+            if os.path.isdir(layer):
+                lower = f"{layer}:{target}"
         lines += [
             f"mkdir /tmp/{tag}.upper /tmp/{tag}.work",
-            f"mount -t overlay -o lowerdir={target},upperdir=/tmp/{tag}.upper,"
+            f"mount -t overlay -o lowerdir={lower},upperdir=/tmp/{tag}.upper,"
             f"workdir=/tmp/{tag}.work lab-{tag} {target}",
         ]
     lines += [
