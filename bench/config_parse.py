@@ -75,5 +75,29 @@ def run(runs: int = RUNS) -> dict[str, object]:
     }
 
 
+def run_cli(box, runs: int = 3) -> dict[str, object]:
+    """``-t`` on the same generated file, in lab ``box``, for both daemons: the wall time of
+    the whole command (process start-up included), median and max of ``runs`` (ms)."""
+    import sys
+
+    path = "/tmp/bench-parse.conf"
+    box.write(path, generate())
+    commands = {
+        "ours": [sys.executable, "-m", "astlinux_ha", "-t", "-f", path],
+        "keepalived": ["keepalived", "-t", "-f", path],
+    }
+    out: dict[str, object] = {}
+    for name, argv in commands.items():
+        times, codes = [], set()
+        for _ in range(runs):
+            start = time.perf_counter()
+            proc = box.run(argv, check=False, timeout=120)
+            times.append((time.perf_counter() - start) * 1000)
+            codes.add(proc.returncode)
+        out[name] = {"median_ms": round(statistics.median(times), 1),
+                     "max_ms": round(max(times), 1), "exit_codes": sorted(codes)}
+    return out
+
+
 if __name__ == "__main__":
     print(json.dumps(run(), indent=2))

@@ -1,0 +1,141 @@
+"""``python -m bench`` (``make bench``): every row, ours against keepalived, in one lab run.
+
+Prints a Markdown table and writes it, the raw numbers (JSON) and the client-outage plot (PNG)
+to bench/results/<date>.{md,json,png}. Default: 3 repetitions, ~12 minutes on 2 cores;
+``--quick``: 1 repetition and shorter windows, ~4 minutes. ``--only`` picks sections.
+Needs root (the lab's namespaces); everything it starts stops by itself or at lab teardown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from astlinux_ha.lab import Daemon, Lab
+
+from . import config_parse, jitter, scale
+from .configs import VARIANTS
+from .failover import Seed, run_pairs
+from .plot import outage_plot
+from .render import render
+from .stats import master_down_interval
+
+SECTIONS = ("failover", "mixed", "jitter", "scale", "config")
+RESULTS = Path(__file__).resolve().parent / "results"
+MIXED_VARIANTS = ("v2-1s-uni", "v3-50ms-uni")
+OURS, THEIRS = Daemon.ASTLINUX_HA, Daemon.KEEPALIVED
+
+
+def machine() -> dict:
+    """Where the numbers come from."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        ka = subprocess.run(["keepalived", "--version"], capture_output=True, text=True,
+                            timeout=10)
+        ka_version = (ka.stderr or ka.stdout).splitlines()[0].strip()
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        ka_version = "keepalived: not found"
+    info = {"host": socket.gethostname(), "cpu": cpu, "cores": os.cpu_count(),
+            "kernel": platform.release(), "python": platform.python_version(),
+            "keepalived": ka_version}
+    info["summary"] = (f"{cpu}, {info['cores']} cores, Linux {info['kernel']}, "
+                       f"Python {info['python']}, {ka_version}")
+    return info
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true",
+                   help="1 repetition, 5 s windows, seed variants only in mixed pairs")
+    p.add_argument("--reps", type=int, help="repetitions (default 3, --quick 1)")
+    p.add_argument("--only", action="append", choices=SECTIONS,
+                   help="run only this section (repeatable)")
+    p.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if os.geteuid() != 0:
+        print("bench: needs root (network namespaces)", file=sys.stderr)
+        return 2
+    reps = args.reps or (1 if args.quick else 3)
+    sections = args.only or list(SECTIONS)
+    settings = {
+        "reps": reps,
+        "mixed_reps": reps,
+        "mixed_variants": list(MIXED_VARIANTS[:1] if args.quick else MIXED_VARIANTS),
+        "jitter_seconds": 5.0 if args.quick else 10.0,
+        "scale_sizes": [1, 50, 200],
+        "scale_window_s": 5.0 if args.quick else 20.0,
+        "scale_start_reps": reps,
+        "sections": sections,
+        "quick": args.quick,
+    }
+    started = time.time()
+    stamp = datetime.now().strftime("%Y-%m-%dT%H%M%S")
+    results: dict = {"date": datetime.now().strftime("%Y-%m-%d %H:%M"), "machine": machine(),
+                     "settings": settings, "log": []}
+    log: list[str] = results["log"]
+    def echo(line: str) -> None:
+        print(line, flush=True)
+
+    with Lab() as lab:
+        seed = Seed.build(lab)
+        if "failover" in sections:
+            echo("== rows 1: ours vs keepalived, same daemon on both boxes")
+            results["failover"] = {
+                v.key: run_pairs(seed, v, [(OURS, OURS), (THEIRS, THEIRS)], reps, log, echo)
+                for v in VARIANTS}
+        if "mixed" in sections:
+            echo("== rows 2: mixed pairs")
+            results["mixed"] = {
+                key: run_pairs(seed, next(v for v in VARIANTS if v.key == key),
+                               [(OURS, THEIRS), (THEIRS, OURS)], reps, log, echo)
+                for key in settings["mixed_variants"]}
+        if "jitter" in sections:
+            echo("== row 3: advert jitter on the wire")
+            results["jitter"] = jitter.run(seed, settings["jitter_seconds"], log, echo)
+        if "scale" in sections:
+            echo("== row 4: cost at scale")
+            results["scale"] = scale.run(seed, settings["scale_sizes"],
+                                         settings["scale_window_s"], reps, log, echo)
+            results["scale"]["master_down"] = master_down_interval(1.0, 100, 2)
+        if "config" in sections:
+            echo("== row 5: config parse, 255 instances x 20 VIPs")
+            results["config"] = {"parse": config_parse.run(),
+                                 "cli": config_parse.run_cli(seed.master, reps)}
+    results["duration_s"] = round(time.time() - started, 1)
+    text = render(results)
+    results["table"] = text
+    args.out.mkdir(parents=True, exist_ok=True)
+    base = args.out / stamp
+    base.with_suffix(".md").write_text(text)
+    base.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+    plot = outage_plot(results, base.with_suffix(".png"))
+    print()
+    print(text)
+    for line in log:
+        print(f"note: {line}")
+    print(f"took {results['duration_s']:.0f} s; wrote {base}.md, {base}.json"
+          + (f", {plot}" if plot else " (no plot: matplotlib missing or no failover rows)"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Row 4: cost at scale. N instances (VRIDs 1..N on eth0, one VIP each, advert_int 1, state
+MASTER, multicast) on the master box, no peer running: time from start until all N VIPs are on
+eth0, then, once past keepalived's second GARP burst (5 s after becoming master), CPU (% of
+one core, the daemon and all its children) over a steady window and memory (RSS summed over
+the process tree, and PSS, which counts pages the processes share once) at its end.
+"""
+
+from __future__ import annotations
+
+import time
+
+import psutil
+
+from astlinux_ha.lab import Daemon, daemons
+
+from .configs import scale_conf
+from .failover import Seed
+from .stats import master_down_interval
+
+SETTLE = 6.0  # past the second GARP burst (vrrp_garp_master_delay 5 s)
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        top = psutil.Process(pid)
+        return [top] + top.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of each process in the tree, plus the top process's reaped
+    children (under key -1)."""
+    out: dict[int, float] = {}
+    for proc in _tree(pid):
+        try:
+            t = proc.cpu_times()
+            out[proc.pid] = t.user + t.system
+            if proc.pid == pid:
+                out[-1] = t.children_user + t.children_system
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def memory(pid: int) -> dict[str, float]:
+    """RSS and PSS of the tree, MiB."""
+    rss = pss = 0
+    for proc in _tree(pid):
+        try:
+            info = proc.memory_full_info()
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
+        except psutil.NoSuchProcess:
+            pass
+    return {"rss_mib": rss / 2**20, "pss_mib": pss / 2**20, "processes": len(_tree(pid))}
+
+
+def _clear(seed: Seed, prefix: str) -> None:
+    seed.master.run(f"ip -o -4 addr show dev eth0 | awk '$4 ~ /^{prefix}/ {{print $4}}' | "
+                    "xargs -r -n1 ip addr del dev eth0", check=False)
+
+
+def measure(seed: Seed, kind: Daemon, instances: int, window: float, log: list[str],
+            steady: bool = True) -> dict:
+    """One start of ``instances`` instances; ``steady`` adds the CPU window and memory."""
+    box, watch = seed.master, seed.watch["master"]
+    daemons.install_config(box, scale_conf(instances))
+    out: dict = {"instances": instances, "all_vips": None}
+    t0 = time.time()
+    proc = daemons.start(box, kind)
+    try:
+        deadline = time.monotonic() + master_down_interval(1.0, 100, 2) + 20
+        while watch.count(True, t0, "10.20.") < instances:
+            if time.monotonic() > deadline or not proc.alive():
+                log.append(f"scale {kind.value} x{instances}: only "
+                           f"{watch.count(True, t0, '10.20.')} VIPs after start "
+                           f"(daemon {'alive' if proc.alive() else 'exited'})")
+                return out
+            time.sleep(0.05)
+        adds = [e.time for e in watch.events(since=t0) if e.added and e.ip.startswith("10.20.")]
+        out["all_vips"] = max(adds) - t0
+        if not steady:
+            return out
+        time.sleep(max(0.0, SETTLE - (time.time() - t0 - out["all_vips"])))
+        before, t_a = cpu_seconds(proc.pid), time.monotonic()
+        time.sleep(window)
+        after, t_b = cpu_seconds(proc.pid), time.monotonic()
+        used = sum(v - before.get(k, 0.0) for k, v in after.items())
+        out["cpu_pct"] = 100.0 * used / (t_b - t_a)
+        out.update(memory(proc.pid))
+        return out
+    finally:
+        proc.stop(timeout=20)
+        _clear(seed, "10.20.")
+        time.sleep(0.2)
+
+
+def run(seed: Seed, sizes: list[int], window: float, start_reps: int, log: list[str],
+        echo=print) -> dict:
+    """{"ours"|"keepalived": {N: {...}}} plus extra start timings for the largest N."""
+    out: dict = {"ours": {}, "keepalived": {}}
+    kinds = ((Daemon.ASTLINUX_HA, "ours"), (Daemon.KEEPALIVED, "keepalived"))
+    for n in sizes:
+        for kind, name in kinds:
+            got = measure(seed, kind, n, window, log)
+            got["all_vips_reps"] = [got["all_vips"]]
+            out[name][n] = got
+            echo(f"  scale x{n:<3} {name:<10} all VIPs {_f(got['all_vips'], 's')}, CPU "
+                 f"{_f(got.get('cpu_pct'), '%')}, RSS {_f(got.get('rss_mib'), ' MiB')}, "
+                 f"PSS {_f(got.get('pss_mib'), ' MiB')}")
+    largest = max(sizes)
+    for _ in range(start_reps - 1):
+        for kind, name in kinds:
+            got = measure(seed, kind, largest, window, log, steady=False)
+            out[name][largest]["all_vips_reps"].append(got["all_vips"])
+            echo(f"  scale x{largest:<3} {name:<10} all VIPs {_f(got['all_vips'], 's')}")
+    return out
+
+
+def _f(value: float | None, unit: str) -> str:
+    return "-" if value is None else f"{value:.2f}{unit}"

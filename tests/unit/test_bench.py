@@ -1,0 +1,126 @@
+"""The benchmark's pure parts: statistics, config variants, event parsing, table rendering."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+# bench/ is not an installed package: it runs from the repo root (make bench).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench import render, stats  # noqa: E402
+from bench.configs import VARIANT, scale_conf, scale_vip  # noqa: E402
+from bench.failover import longest_silence  # noqa: E402
+from bench.watch import parse_monitor  # noqa: E402
+
+
+def test_summary_counts_failures_apart():
+    assert stats.summary([0.3, None, 0.1, 0.2]) == {"median": 0.2, "max": 0.3, "n": 3,
+                                                    "failed": 1}
+    assert stats.summary([None])["median"] is None
+
+
+def test_percentile_interpolates():
+    assert stats.percentile([1, 2, 3, 4], 50) == 2.5
+    assert stats.percentile([5], 99) == 5
+    assert stats.percentile(list(range(101)), 99) == 99
+    with pytest.raises(ValueError):
+        stats.percentile([], 50)
+
+
+def test_jitter_is_deviation_from_nominal():
+    times = [0.0, 0.050, 0.101, 0.149, 0.200]
+    j = stats.jitter(times, 0.05)
+    assert j["samples"] == 4
+    assert j["max_ms"] == pytest.approx(2.0)
+    assert j["mean_interval_ms"] == pytest.approx(50.0)
+
+
+def test_master_down_interval_rfc():
+    assert stats.master_down_interval(1.0, 99, 2) == pytest.approx(3 + 157 / 256)
+    assert stats.master_down_interval(0.05, 99, 3) == pytest.approx(0.15 + 157 * 0.05 / 256)
+    assert stats.skew_time(1.0, 99, 2) == pytest.approx(157 / 256)
+
+
+def test_variants_rewrite_the_seed():
+    text = VARIANT["v3-50ms-mc"].master_conf()
+    assert "version 3" in text and "advert_int 0.05" in text
+    assert "unicast_peer" not in text and "unicast_src_ip" not in text
+    seed = VARIANT["v2-1s-uni"].backup_conf()
+    assert "unicast_peer" in seed and "version" not in seed and "advert_int 1" in seed
+
+
+def test_scale_conf_parses(tmp_path):
+    from astlinux_ha.config import check
+
+    path = tmp_path / "k.conf"
+    path.write_text(scale_conf(200))
+    result = check(str(path))
+    assert result.config is not None and len(result.config.instances) == 200
+    assert len({scale_vip(n) for n in range(1, 256)}) == 255
+
+
+def test_parse_ip_monitor():
+    text = ("[2026-11-25T08:51:15.136604] 2: eth0    inet 10.10.50.244/32 scope global eth0:10\n"
+            "       valid_lft forever preferred_lft forever\n"
+            "[2026-11-25T08:51:16.000001] Deleted 2: eth0    inet 10.10.50.244/32 scope global "
+            "eth0:10\n")
+    events = parse_monitor(text)
+    assert [(e.ip, e.added) for e in events] == [("10.10.50.244", True),
+                                                  ("10.10.50.244", False)]
+    assert events[1].time - events[0].time == pytest.approx(0.863397, abs=1e-6)
+
+
+def test_longest_silence_not_clipped_at_the_action():
+    replies = [0.0, 0.01, 0.02, 3.0, 3.01]
+    assert longest_silence(replies, 1.0, 3.05) == pytest.approx(2.98)
+    assert longest_silence(replies, 3.005, 3.05) == pytest.approx(0.01)
+
+
+def _rep(**kw):
+    base = {m: 0.01 for m in ("start", "pull", "pull_wire", "pull_outage", "replug", "stop",
+                              "stop_wire", "stop_outage")}
+    base.update(master_down=3.6133, **kw)
+    return base
+
+
+def test_render_judges_ours():
+    ours = [_rep(pull_wire=3.615, pull_outage=3.62, stop_outage=0.016)] * 3
+    theirs = [_rep(pull_wire=3.613, pull_outage=3.63, stop_outage=0.62)] * 3
+    rows = {r[1]: r for r in render.failover_rows("v2-1s-uni", ours, theirs)}
+    assert rows["client outage, graceful stop"][5] == "yes"
+    assert rows["client outage, cable pull"][5] == "yes"
+    assert rows["client outage, graceful stop"][3] == "16.0 ms (16.0 ms)"
+    wire = rows["cable pull, on the wire: master's last advert → backup's first"]
+    assert wire[2].startswith("MD 3613 ms") and wire[5] == "yes"
+    slow = [_rep(pull_wire=3.7)] + [_rep(pull=None)]
+    rows = {r[1]: r for r in render.failover_rows("v2-1s-uni", slow, theirs)}
+    assert rows["cable pull → backup holds the VIP"][3] == "10.0 ms, 1 failed"
+    assert rows["cable pull, on the wire: master's last advert → backup's first"][5] == "**no**"
+
+
+def test_render_whole_report():
+    results = {
+        "date": "2026-01-01 00:00", "machine": {"summary": "test box"},
+        "settings": {"reps": 3, "mixed_reps": 3},
+        "failover": {"v3-50ms-uni": {"ours": [_rep()], "keepalived": [_rep()]}},
+        "mixed": {"v3-50ms-uni": {"M=ours,B=keepalived": [_rep()],
+                                  "M=keepalived,B=ours": [_rep()]}},
+        "jitter": {"idle": {"ours": {"p50_ms": 0.5, "p99_ms": 4.0, "max_ms": 5.0,
+                                     "samples": 199}, "keepalived": {}}, "busy": {}},
+        "scale": {"ours": {"200": {"cpu_pct": 2.0, "rss_mib": 40.0, "pss_mib": 30.0,
+                                   "all_vips": 4.0, "all_vips_reps": [4.0, 4.2]}},
+                  "keepalived": {"200": {"cpu_pct": 1.0, "rss_mib": 13.0, "pss_mib": 7.0,
+                                         "all_vips": 3.7, "all_vips_reps": [3.7]}},
+                  "master_down": 3.61},
+        "config": {"parse": {"median_ms": 80.0, "target_ms": 100, "within_target": True},
+                   "cli": {"ours": {"median_ms": 400, "max_ms": 420},
+                           "keepalived": {"median_ms": 30, "max_ms": 31}}},
+    }
+    text = render.render(results)
+    assert "| v3, 50 ms, unicast | client outage, graceful stop | < 50 ms |" in text
+    assert "2.00 % (2.0×)" in text and "**no**" in text  # CPU ratio 2.0 ok, RSS 3.1x not
+    assert "master ours, backup keepalived" in text
+    assert text.count("\n| ---") == 2
