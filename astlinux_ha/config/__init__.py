@@ -7,7 +7,7 @@ Public API::
     check(path, host=True)                # ... plus checks against this host: every script's
                                           #     enable_script_security verdict, interfaces exist
     check_scripts(config) -> ScriptReport # per-script argv, user and verdict, and the problems
-    exit_code(problems) -> int            # keepalived -t's code: 0 ok, 4 fatal, 5 error, 6 security
+    exit_code(problems) -> int            # -t's code: 0 ok, 4 fatal, 6 security, 5 error
     ConfigError(problems)                 # .problems: the Problem list, each FILE:LINE: message
 
 Stages: :mod:`.lexer` (text to logical lines, includes) -> :mod:`.parser` (brace pairing) ->
@@ -69,14 +69,18 @@ class ConfigError(Exception):
 
 
 def exit_code(problems: Iterable[Problem]) -> int:
-    """keepalived's precedence: fatal (4) over errors (5) over security (6); warnings are 0."""
+    """Fatal (4) over security (6) over errors (5); warnings alone are 0.
+
+    keepalived keeps the highest-numbered problem class, where a security violation outranks
+    every config error; "cannot run" is put first here so that 4 always means it.
+    """
     severities = {p.severity for p in problems}
     if Severity.FATAL in severities:
         return EXIT_FATAL
-    if Severity.ERROR in severities:
-        return EXIT_ERRORS
     if Severity.SECURITY in severities:
         return EXIT_SECURITY
+    if Severity.ERROR in severities:
+        return EXIT_ERRORS
     return EXIT_OK
 
 
