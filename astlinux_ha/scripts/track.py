@@ -9,22 +9,20 @@ reaching rise jumps to the top. A failure above rise steps down by one; otherwis
 A run still going when the next is due is skipped (keepalived's log line). A run longer than
 ``timeout`` gets SIGTERM to its process group, SIGKILL 2 s later, and counts as a failure.
 
-The weight rules live in ``effective_priority``, a pure function the daemon calls whenever a
-tracked script's status changes.
+What a status does to an instance (weights, FAULT) is the VRRP core's rule:
+``astlinux_ha.vrrp.tracking``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .runner import DEFAULT_UMASK, KILL_GRACE, RunResult, ScriptCommand, run_with_timeout
 
 log = logging.getLogger("astlinux_ha.scripts")
-
-PRIORITY_OWNER = 255
 
 
 @dataclass(frozen=True)
@@ -182,49 +180,3 @@ class TrackScript:
             except asyncio.CancelledError:
                 pass
         self._run = None
-
-
-@dataclass(frozen=True)
-class TrackedWeight:
-    """One tracked script as an instance sees it: its weight and its status (None: no result)."""
-
-    weight: int
-    up: bool | None
-    reverse: bool = False
-
-
-@dataclass(frozen=True)
-class PriorityOutcome:
-    """What tracking does to an instance: its effective priority, FAULT, or still waiting."""
-
-    priority: int
-    fault: bool
-    waiting: bool
-
-
-def effective_priority(base: int, tracked: Iterable[TrackedWeight]) -> PriorityOutcome:
-    """keepalived's weight rules for tracked scripts.
-
-    Weight 0: the script being down (up, with ``reverse``) puts the instance in FAULT, and
-    until its first result the instance waits. Weight > 0 is added while up; weight < 0 is
-    added (so subtracted) while down; ``reverse`` negates the change. The result is clamped
-    to 1..254, and an address owner (priority 255) is never changed.
-    """
-    total = base
-    fault = False
-    waiting = False
-    for item in tracked:
-        sign = -1 if item.reverse else 1
-        if item.weight == 0:
-            if item.up is None:
-                waiting = True
-            elif item.up != (sign == 1):
-                fault = True
-            continue
-        if item.up is None:
-            continue
-        if (item.up and item.weight > 0) or (not item.up and item.weight < 0):
-            total += item.weight * sign
-    if base == PRIORITY_OWNER:
-        return PriorityOutcome(PRIORITY_OWNER, fault, waiting)
-    return PriorityOutcome(max(1, min(PRIORITY_OWNER - 1, total)), fault, waiting)

@@ -1,4 +1,4 @@
-"""keepalived's rise/fall counter and weight rules, as pure functions."""
+"""keepalived's rise/fall counter and the TrackScript reporting (weights: vrrp/tracking)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ import pytest
 
 from astlinux_ha.scripts.runner import RunResult, ScriptCommand
 from astlinux_ha.scripts.track import (
-    PriorityOutcome,
     RiseFall,
-    TrackedWeight,
     TrackScript,
     TrackSpec,
     TrackStatus,
-    effective_priority,
 )
 from astlinux_ha.scripts.users import ScriptUser
 
@@ -54,35 +51,6 @@ def test_init_fail_starts_down_and_reports_only_the_rise() -> None:
 def test_rise_and_fall_must_be_positive() -> None:
     with pytest.raises(ValueError):
         RiseFall(0, 1)
-
-
-@pytest.mark.parametrize(
-    ("base", "tracked", "expected"),
-    [
-        (100, [TrackedWeight(10, True)], PriorityOutcome(110, False, False)),
-        (100, [TrackedWeight(10, False)], PriorityOutcome(100, False, False)),
-        (100, [TrackedWeight(-30, False)], PriorityOutcome(70, False, False)),
-        (100, [TrackedWeight(-30, True)], PriorityOutcome(100, False, False)),
-        (100, [TrackedWeight(10, True, reverse=True)], PriorityOutcome(90, False, False)),
-        (100, [TrackedWeight(-10, False, reverse=True)], PriorityOutcome(110, False, False)),
-        (250, [TrackedWeight(20, True)], PriorityOutcome(254, False, False)),
-        (10, [TrackedWeight(-50, False)], PriorityOutcome(1, False, False)),
-        (255, [TrackedWeight(-50, False)], PriorityOutcome(255, False, False)),
-        (100, [TrackedWeight(0, False)], PriorityOutcome(100, True, False)),
-        (100, [TrackedWeight(0, True, reverse=True)], PriorityOutcome(100, True, False)),
-        (100, [TrackedWeight(0, None)], PriorityOutcome(100, False, True)),
-        (100, [TrackedWeight(20, None)], PriorityOutcome(100, False, False)),
-        (
-            100,
-            [TrackedWeight(20, True), TrackedWeight(-5, False), TrackedWeight(0, True)],
-            PriorityOutcome(115, False, False),
-        ),
-    ],
-)
-def test_effective_priority(
-    base: int, tracked: list[TrackedWeight], expected: PriorityOutcome
-) -> None:
-    assert effective_priority(base, tracked) == expected
 
 
 def test_track_script_reports_changes_and_timeouts() -> None:
