@@ -197,8 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report(result)
         print(f"astlinux-ha: {options.config_file}: configuration cannot run", file=sys.stderr)
         return EXIT_FATAL
-    if options.log_console:
-        report(result)
+    # Before daemonizing, while stderr is still the admin's terminal (keepalived logs these).
+    report(result)
     from astlinux_ha import daemon  # imported late: -t must work without the I/O stack
 
     return int(daemon.run(options, result.config) or 0)

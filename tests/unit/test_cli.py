@@ -178,3 +178,18 @@ def test_config_test_refused_script_exits_6(
     assert cli.main(["-t", "-f", str(conf)]) == 6
     err = capsys.readouterr().err
     assert f"{conf}:{line}: Disabling notify_master script: Unsafe permissions found" in err
+
+
+def test_run_path_shows_problems_before_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = types.ModuleType("astlinux_ha.daemon")
+    fake.run = lambda options, config: 0  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "astlinux_ha.daemon", fake)
+    import astlinux_ha
+
+    monkeypatch.setattr(astlinux_ha, "daemon", fake, raising=False)
+    conf = tmp_path / "k.conf"
+    conf.write_text(MASTER.read_text().replace("    priority 100", "    priority 100\n    frob"))
+    assert cli.main(["-f", str(conf), "-n"]) == 0
+    assert "unknown keyword 'frob'" in capsys.readouterr().err
