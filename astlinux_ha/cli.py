@@ -111,8 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-t",
         "--config-test",
-        action="store_true",
-        help="check the config and exit: 0 ok, 4 cannot run, 5 errors, 6 security",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="FILE",
+        help="check the config (FILE if given, as keepalived's --config-test=FILE) and exit:"
+        " 0 ok, 4 cannot run, 5 errors, 6 security",
     )
     p.add_argument(
         "--status",
@@ -155,7 +159,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     """Parse ``argv`` (default: sys.argv[1:]) into :class:`Options`; exits 2 on bad usage."""
     ns = build_parser().parse_args(argv)
     return Options(
-        config_file=ns.config_file,
+        config_file=ns.config_test if isinstance(ns.config_test, str) else ns.config_file,
         dont_fork=ns.dont_fork,
         log_console=ns.log_console,
         log_detail=ns.log_detail,
@@ -163,7 +167,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         pid_file=ns.pid_file,
         vrrp_pid_file=ns.vrrp_pid_file,
         state_dir=ns.state_dir,
-        config_test=ns.config_test,
+        config_test=ns.config_test is not False,
         status=ns.status,
         release_vips=not ns.dont_release_vrrp or ns.release_vips,
         no_respawn=ns.dont_respawn,

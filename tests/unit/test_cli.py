@@ -193,3 +193,12 @@ def test_run_path_shows_problems_before_starting(
     conf.write_text(MASTER.read_text().replace("    priority 100", "    priority 100\n    frob"))
     assert cli.main(["-f", str(conf), "-n"]) == 0
     assert "unknown keyword 'frob'" in capsys.readouterr().err
+
+
+def test_config_test_takes_the_file_as_keepalived_does(tmp_path: Path) -> None:
+    bad = tmp_path / "k.conf"
+    bad.write_text("vrrp_instance VI {\n}\n")
+    assert cli.parse_options([f"--config-test={MASTER}"]).config_file == str(MASTER)
+    assert cli.main([f"--config-test={MASTER}"]) == 0
+    assert cli.main(["-f", str(MASTER), f"--config-test={bad}"]) == 4
+    assert cli.parse_options(["-t"]).config_file == cli.DEFAULT_CONFIG
