@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config-id",
         default=None,
         metavar="ID",
-        help="config id for @ID lines (accepted; @ lines are not supported)",
+        help="config id selecting @ID lines (default: the short host name)",
     )
     return p
 
@@ -193,10 +193,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_status(options.state_dir, sys.stdout)
     if options.config_test:
         # -t also checks every script as start-up would (exit 6 for a refused one).
-        result = check(options.config_file, host=True)
+        result = check(options.config_file, host=True, config_id=options.config_id)
         report(result)
         return result.exit_code
-    result = check(options.config_file)
+    result = check(options.config_file, config_id=options.config_id)
     if not result.runnable or result.config is None:
         report(result)
         print(f"astlinux-ha: {options.config_file}: configuration cannot run", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 Public API::
 
-    load(path) -> Config                  # raises ConfigError when the config cannot run
+    load(path, config_id=None) -> Config  # raises ConfigError when the config cannot run
     check(path) -> CheckResult            # never raises: the config (if any) and every problem
     check(path, host=True)                # ... plus checks against this host: every script's
                                           #     enable_script_security verdict, interfaces exist
@@ -10,11 +10,12 @@ Public API::
     exit_code(problems) -> int            # -t's code: 0 ok, 4 fatal, 6 security, 5 error
     ConfigError(problems)                 # .problems: the Problem list, each FILE:LINE: message
 
-Stages: :mod:`.lexer` (text to logical lines, includes) -> :mod:`.parser` (brace pairing) ->
-:mod:`.build` (keywords to :mod:`.model` dataclasses) -> :mod:`.checks` (keepalived's limits
-and derived values) -> optionally, checks against this host (``-t`` uses them):
-:mod:`.script_security` (every script through ``astlinux_ha.scripts``' security check, as
-keepalived does at start-up) and :mod:`.host_checks` (named interfaces exist).
+Stages: :mod:`.lexer` (text to logical lines, includes; :mod:`.preprocess` does ``@ID`` lines
+and ``$NAME`` definitions) -> :mod:`.parser` (brace pairing) -> :mod:`.build` (keywords to
+:mod:`.model` dataclasses) -> :mod:`.checks` (keepalived's limits and derived values) ->
+optionally, checks against this host (``-t`` uses them): :mod:`.script_security` (every
+script through ``astlinux_ha.scripts``' security check, as keepalived does at start-up) and
+:mod:`.host_checks` (named interfaces exist).
 """
 
 from __future__ import annotations
@@ -108,30 +109,31 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def check(path: str, *, host: bool = False) -> CheckResult:
+def check(path: str, *, host: bool = False, config_id: str | None = None) -> CheckResult:
     """Read ``path`` (and its includes) and report every problem; never raises.
 
     ``host=True`` adds what only this host can answer, as ``-t`` does: every configured
     script through enable_script_security's checks (user lookups, path walks) and whether
-    the named interfaces exist.
+    the named interfaces exist. ``config_id`` picks the ``@ID`` lines (keepalived's ``-i``;
+    default the short host name).
     """
     with _no_gc():
-        result = _finish(path, lex_file(path))
+        result = _finish(path, lex_file(path, config_id))
     if not host or result.config is None:
         return result
     found = (*interface_problems(result.config), *check_scripts(result.config).problems)
     return CheckResult(result.config, (*result.problems, *found))
 
 
-def check_text(text: str, path: str = "<string>") -> CheckResult:
+def check_text(text: str, path: str = "<string>", config_id: str | None = None) -> CheckResult:
     """:func:`check` for text in memory (tests, reload dry-runs); includes resolve from ``path``."""
     with _no_gc():
-        return _finish(path, lex_text(text, path))
+        return _finish(path, lex_text(text, path, config_id))
 
 
-def load(path: str) -> Config:
+def load(path: str, config_id: str | None = None) -> Config:
     """Read ``path`` into a :class:`Config`; ConfigError if it cannot run."""
-    result = check(path)
+    result = check(path, config_id=config_id)
     if not result.runnable or result.config is None:
         raise ConfigError(result.problems)
     return result.config

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .model import Location, Problem, Severity
+from .preprocess import Preprocessor
 
 MAX_LINE = 1023  # keepalived's MAXBUF (1024) including the terminating NUL
 MAX_FILE_BYTES = 2 * 1024 * 1024  # far above any real config; refuses runaway or junk files
@@ -166,7 +167,8 @@ def expand_braces(pattern: str) -> list[str]:
 class _Reader:
     """Reads one config tree; collects lines and problems instead of raising."""
 
-    def __init__(self) -> None:
+    def __init__(self, config_id: str | None = None) -> None:
+        self.pre = Preprocessor(config_id)
         self.lines: list[Line] = []
         self.problems: list[Problem] = []
         self.files: list[str] = []
@@ -238,6 +240,8 @@ class _Reader:
                 and "{" not in raw
                 and "}" not in raw
                 and "\r" not in raw
+                and "$" not in raw
+                and "@" not in raw
             ):
                 # Fast path for the common line: nothing to decomment, quote or pair up.
                 words = raw.split()
@@ -268,6 +272,7 @@ class _Reader:
             if pending:
                 body = f"{pending} {body}" if body else pending
                 where = Location(path, pending_line)
+            joined = bool(pending)
             if cont:
                 if not pending:
                     pending_line = number
@@ -275,9 +280,9 @@ class _Reader:
                 continue
             pending = ""
             if body:
-                self.handle(body, where, stack)
+                self.handle(body, where, stack, joined)
         if pending:
-            self.handle(pending, Location(path, pending_line), stack)
+            self.handle(pending, Location(path, pending_line), stack, True)
 
     def decomment_line(self, raw: str, where: Location) -> tuple[str, bool, bool] | None:
         """:func:`decomment` for one physical line; None (reported) for an unreadable one."""
@@ -292,7 +297,14 @@ class _Reader:
             return None
         return split
 
-    def handle(self, body: str, where: Location, stack: tuple[str, ...]) -> None:
+    def handle(
+        self, body: str, where: Location, stack: tuple[str, ...], joined: bool = False
+    ) -> None:
+        if "$" in body or body.startswith("@"):
+            expanded = self.preprocess(body, where, joined)
+            if expanded is None:
+                return
+            body = expanded
         words = body.split()
         if not words:  # only white space that decomment() does not strip (\v, \f)
             return
@@ -308,6 +320,35 @@ class _Reader:
                 self.problem(where, Severity.ERROR, f"unmatched quote: '{piece}'")
             if words:
                 self.lines.append(Line(tuple(words), piece, where))
+
+    def preprocess(self, body: str, where: Location, joined: bool) -> str | None:
+        """``@ID`` selection and ``$NAME`` definitions; None when nothing is left to read."""
+        pre = self.pre
+        for _ in range(3):  # an expansion may itself start with @ID
+            selected = pre.select(body)
+            if selected is None:
+                return None
+            body = selected
+            if pre.is_definition(body):
+                if joined:
+                    self.problem(
+                        where,
+                        Severity.ERROR,
+                        "multi-line $ definitions are not supported - use one line",
+                    )
+                else:
+                    pre.define(body)
+                return None
+            expanded, finished = pre.expand(body)
+            if not finished:
+                self.problem(where, Severity.ERROR, "$ definitions expand without end - ignoring")
+                return None
+            if expanded != body:
+                # A value may bring a comment or an @ID prefix; keepalived re-reads it.
+                body = decomment(expanded)[0]
+            if not body.startswith("@"):
+                return body or None
+        return body
 
     def include(self, pattern: str, where: Location, stack: tuple[str, ...]) -> None:
         if not pattern:
@@ -336,16 +377,19 @@ def _valid_text(raw: str) -> bool:
     return True
 
 
-def lex_file(path: str) -> LexResult:
-    """Read ``path`` and everything it includes into logical lines; never raises."""
-    reader = _Reader()
+def lex_file(path: str, config_id: str | None = None) -> LexResult:
+    """Read ``path`` and everything it includes into logical lines; never raises.
+
+    ``config_id`` selects ``@ID`` lines (keepalived's ``-i``; default the short host name).
+    """
+    reader = _Reader(config_id)
     reader.read_file(path, (), None)
     return LexResult(tuple(reader.lines), tuple(reader.problems), tuple(reader.files))
 
 
-def lex_text(text: str, path: str = "<string>") -> LexResult:
+def lex_text(text: str, path: str = "<string>", config_id: str | None = None) -> LexResult:
     """Like :func:`lex_file` for text in memory; includes resolve against ``path``'s dir."""
-    reader = _Reader()
+    reader = _Reader(config_id)
     data = text.encode("utf-8", errors="surrogateescape")
     if len(data) > MAX_FILE_BYTES:
         reader.problem(
