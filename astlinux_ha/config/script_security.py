@@ -13,18 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from astlinux_ha.scripts import problems as script_problems_mod
+# Modules, not names: astlinux_ha.scripts imports config.model (whose package imports this
+# module), so names are looked up at call time whichever side is imported first.
+from astlinux_ha.scripts import security as sec
+from astlinux_ha.scripts import users
 from astlinux_ha.scripts.argv import CommandSyntaxError, split_command
-from astlinux_ha.scripts.security import CheckedScript, Verdict, check_script, script_problems
-from astlinux_ha.scripts.users import (
-    ScriptUser,
-    UserResolution,
-    UserSpec,
-    resolve_default_user,
-    resolve_script_user,
-)
 
-from .model import Config, Location, Notifies, Problem, ScriptCommand, Severity
+from .model import Config, Notifies, Problem, ScriptCommand, Severity
 
 _NOTIFY_KINDS = (
     ("master", "notify_master"),
@@ -35,11 +30,6 @@ _NOTIFY_KINDS = (
     ("master_rx_lower_pri", "notify_master_rx_lower_pri"),
     ("generic", "notify"),
 )
-_SEVERITY = {
-    "warning": Severity.WARNING,
-    "error": Severity.ERROR,
-    "security": Severity.SECURITY,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +47,8 @@ class ScriptCheck:
 
     script: ConfiguredScript
     argv: tuple[str, ...] | None
-    user: ScriptUser | None
-    verdict: Verdict | None
+    user: users.ScriptUser | None
+    verdict: sec.Verdict | None
 
     @property
     def runnable(self) -> bool:
@@ -97,21 +87,6 @@ def _notifies(notifies: Notifies) -> Iterator[ConfiguredScript]:
             yield ConfiguredScript(kind, command)
 
 
-def _location(where: str | None, fallback: Location | None) -> Location | None:
-    """scripts.problems carry ``FILE:LINE`` strings; turn them back into a Location."""
-    if where is None:
-        return fallback
-    file, _, line = where.rpartition(":")
-    return Location(file, int(line)) if file and line.isdigit() else fallback
-
-
-def _convert(
-    found: tuple[script_problems_mod.Problem, ...] | list[script_problems_mod.Problem],
-    fallback: Location | None,
-) -> list[Problem]:
-    return [Problem(_location(p.where, fallback), _SEVERITY[p.severity], p.message) for p in found]
-
-
 def check_scripts(config: Config) -> ScriptReport:
     """Check every script of ``config`` as keepalived does at start-up; never raises."""
     g = config.global_defs
@@ -121,28 +96,31 @@ def check_scripts(config: Config) -> ScriptReport:
         return ScriptReport((), ())
     spec = None
     if g.script_user is not None:
-        spec = UserSpec(g.script_user.user, g.script_user.group, str(g.script_user.where))
+        spec = users.UserSpec(g.script_user.user, g.script_user.group, g.script_user.where)
     # keepalived resolves script_user while reading global_defs, scripts or not.
-    default = resolve_default_user(spec, security_enabled=security)
-    problems = _convert(default.problems, g.where)
+    default = users.resolve_default_user(spec, security_enabled=security)
+    problems = [
+        p if p.where is not None else Problem(g.where, p.severity, p.message)
+        for p in default.problems
+    ]
     if not scripts:
         return ScriptReport((), tuple(problems))
     checks: list[ScriptCheck] = []
-    verdicts: list[CheckedScript] = []
+    verdicts: list[sec.CheckedScript] = []
     for item in scripts:
         check, found = _check_one(item, default, security)
         checks.append(check)
         problems += found
         if check.verdict is not None:
             verdicts.append(
-                CheckedScript(item.kind, check.verdict, str(item.command.where), item.track_name)
+                sec.CheckedScript(item.kind, check.verdict, item.command.where, item.track_name)
             )
-    problems += _convert(script_problems(verdicts, security_enabled=security), None)
+    problems += sec.script_problems(verdicts, security_enabled=security)
     return ScriptReport(tuple(checks), tuple(problems))
 
 
 def _check_one(
-    item: ConfiguredScript, default: UserResolution, security: bool
+    item: ConfiguredScript, default: users.UserResolution, security: bool
 ) -> tuple[ScriptCheck, list[Problem]]:
     command = item.command
     where = command.where
@@ -150,10 +128,12 @@ def _check_one(
         argv = tuple(split_command(command.command))
     except CommandSyntaxError as err:
         return ScriptCheck(item, None, None, None), [Problem(where, Severity.ERROR, str(err))]
-    own = UserSpec(command.user, command.group, str(where)) if command.user else None
-    resolved = resolve_script_user(own, default, kind=item.kind, argv0=argv[0], where=str(where))
-    found = _convert(resolved.problems, where)
+    own = users.UserSpec(command.user, command.group, where) if command.user else None
+    resolved = users.resolve_script_user(own, default, kind=item.kind, argv0=argv[0], where=where)
+    found = list(resolved.problems)
     if resolved.user is None:
         return ScriptCheck(item, argv, None, None), found
-    verdict = check_script(argv[0], resolved.user.uid, resolved.user.gid, security_enabled=security)
+    verdict = sec.check_script(
+        argv[0], resolved.user.uid, resolved.user.gid, security_enabled=security
+    )
     return ScriptCheck(item, argv, resolved.user, verdict), found

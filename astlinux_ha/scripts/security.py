@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .problems import Problem
+from astlinux_ha.config.model import Location, Problem, Severity
 
 
 class Reason(StrEnum):
@@ -88,7 +88,7 @@ class CheckedScript:
 
     kind: str
     verdict: Verdict
-    where: str | None = None
+    where: Location | None = None
     track_name: str | None = None
 
 
@@ -411,7 +411,7 @@ def script_problems(scripts: Iterable[CheckedScript], *, security_enabled: bool)
             continue
         detail = "; ".join(v.messages) or f"{item.kind} script {v.configured}: {v.reason}"
         if not v.runnable:
-            severity = "security" if security_enabled else "error"
+            severity = Severity.SECURITY if security_enabled else Severity.ERROR
             if item.track_name is not None:
                 what = (
                     "due to insecure"
@@ -428,16 +428,17 @@ def script_problems(scripts: Iterable[CheckedScript], *, security_enabled: bool)
                 detail = f"Disabling track script {item.track_name} {what}: {detail}"
             else:
                 detail = f"Disabling {item.kind} script: {detail}"
-            problems.append(Problem(detail, severity, item.where))
+            problems.append(Problem(item.where, severity, detail))
         else:
-            problems.append(Problem(detail, "warning", item.where))
+            problems.append(Problem(item.where, Severity.WARNING, detail))
     if not security_enabled and any_script:
         tail = " There are insecure scripts." if any_insecure else ""
         problems.append(
             Problem(
+                None,
+                Severity.SECURITY,
                 "SECURITY VIOLATION - scripts are being executed but script_security not"
                 f" enabled.{tail}",
-                "security",
             )
         )
     return problems

@@ -18,7 +18,7 @@ import os
 import pwd
 from dataclasses import dataclass
 
-from .problems import Problem
+from astlinux_ha.config.model import Location, Problem, Severity
 
 DEFAULT_SCRIPT_USER = "keepalived_script"
 
@@ -29,7 +29,7 @@ class UserSpec:
 
     user: str
     group: str | None = None
-    where: str | None = None
+    where: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -106,22 +106,26 @@ def resolve_default_user(
             return UserResolution(
                 None,
                 (
-                    Problem(str(exc), "warning", script_user.where),
-                    Problem("Error setting global script uid/gid", "error", script_user.where),
+                    Problem(script_user.where, Severity.WARNING, str(exc)),
+                    Problem(
+                        script_user.where, Severity.ERROR, "Error setting global script uid/gid"
+                    ),
                 ),
             )
         return UserResolution(user)
     try:
         return UserResolution(resolve_user(DEFAULT_SCRIPT_USER, supplementary=supplementary))
     except UserLookupError as exc:
-        missing = Problem(str(exc), "warning")
+        missing = Problem(None, Severity.WARNING, str(exc))
         if security_enabled:
             return UserResolution(
                 None,
                 (
                     missing,
                     Problem(
-                        f"Unable to set default user {DEFAULT_SCRIPT_USER} for script", "error"
+                        None,
+                        Severity.ERROR,
+                        f"Unable to set default user {DEFAULT_SCRIPT_USER} for script",
                     ),
                 ),
             )
@@ -134,7 +138,7 @@ def resolve_script_user(
     *,
     kind: str,
     argv0: str,
-    where: str | None = None,
+    where: Location | None = None,
     supplementary: bool = False,
 ) -> UserResolution:
     """The user for one script: its own ``USER [GROUP]`` if given, else the default.
@@ -150,9 +154,11 @@ def resolve_script_user(
             return UserResolution(
                 None,
                 (
-                    Problem(str(exc), "warning", at),
+                    Problem(at, Severity.WARNING, str(exc)),
                     Problem(
-                        f"Invalid user/group for {kind} script {argv0} - ignoring", "error", at
+                        at,
+                        Severity.ERROR,
+                        f"Invalid user/group for {kind} script {argv0} - ignoring",
                     ),
                 ),
             )
@@ -161,9 +167,9 @@ def resolve_script_user(
             None,
             (
                 Problem(
-                    f"Failed to set default user for {kind} script {argv0} - ignoring",
-                    "error",
                     where,
+                    Severity.ERROR,
+                    f"Failed to set default user for {kind} script {argv0} - ignoring",
                 ),
             ),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
+from astlinux_ha.config.model import Location, Severity
 from astlinux_ha.scripts.notify import NotifyScripts, fifo_line
 from astlinux_ha.scripts.runner import ScriptCommand, script_env
 from astlinux_ha.scripts.security import CheckedScript, Reason, Verdict, script_problems
@@ -58,17 +59,20 @@ def test_deleted_is_fault_unless_notify_deleted() -> None:
 def test_problems_with_security_on() -> None:
     problems = script_problems(
         [
-            CheckedScript("notify_master", verdict(None, True), "k.conf:5"),
+            CheckedScript("notify_master", verdict(None, True), Location("k.conf", 5)),
             CheckedScript(
-                "vrrp_script", verdict(Reason.UNSAFE_PERMISSIONS, False), "k.conf:9", "chk"
+                "vrrp_script",
+                verdict(Reason.UNSAFE_PERMISSIONS, False),
+                Location("k.conf", 9),
+                "chk",
             ),
-            CheckedScript("notify_backup", verdict(Reason.NOT_FOUND, False), "k.conf:6"),
+            CheckedScript("notify_backup", verdict(Reason.NOT_FOUND, False), Location("k.conf", 6)),
         ],
         security_enabled=True,
     )
     assert [(p.severity, p.where) for p in problems] == [
-        ("security", "k.conf:9"),
-        ("security", "k.conf:6"),
+        (Severity.SECURITY, Location("k.conf", 9)),
+        (Severity.SECURITY, Location("k.conf", 6)),
     ]
     assert problems[0].message.startswith("Disabling track script chk due to insecure")
     assert problems[0].render().startswith("k.conf:9: Disabling track script chk")
@@ -77,12 +81,14 @@ def test_problems_with_security_on() -> None:
 def test_problems_with_security_off() -> None:
     problems = script_problems(
         [
-            CheckedScript("notify", verdict(Reason.UNSAFE_PERMISSIONS, True, insecure=True), "a:1"),
-            CheckedScript("notify_fault", verdict(Reason.NOT_EXECUTABLE, False), "a:2"),
+            CheckedScript(
+                "notify", verdict(Reason.UNSAFE_PERMISSIONS, True, insecure=True), Location("a", 1)
+            ),
+            CheckedScript("notify_fault", verdict(Reason.NOT_EXECUTABLE, False), Location("a", 2)),
         ],
         security_enabled=False,
     )
-    assert [p.severity for p in problems] == ["warning", "error", "security"]
+    assert [p.severity for p in problems] == [Severity.WARNING, Severity.ERROR, Severity.SECURITY]
     assert problems[-1].message == (
         "SECURITY VIOLATION - scripts are being executed but script_security not enabled."
         " There are insecure scripts."

@@ -7,6 +7,7 @@ import pwd
 
 import pytest
 
+from astlinux_ha.config.model import Location, Severity
 from astlinux_ha.scripts import users
 from astlinux_ha.scripts.users import (
     UserLookupError,
@@ -53,13 +54,15 @@ def test_script_user_given() -> None:
 
 
 def test_bad_script_user_is_a_config_error_and_drops_default_scripts() -> None:
-    default = resolve_default_user(UserSpec("nope_x", where="k.conf:3"), security_enabled=False)
+    spec = UserSpec("nope_x", where=Location("k.conf", 3))
+    default = resolve_default_user(spec, security_enabled=False)
     assert default.user is None
     assert [p.message for p in default.problems] == [
         "Script user 'nope_x' does not exist",
         "Error setting global script uid/gid",
     ]
-    assert default.problems[1].severity == "error" and default.problems[1].where == "k.conf:3"
+    assert default.problems[1].severity is Severity.ERROR
+    assert default.problems[1].where == Location("k.conf", 3)
     script = resolve_script_user(None, default, kind="notify_master", argv0="/x.sh")
     assert script.user is None
     assert script.problems[0].message == (
@@ -77,7 +80,7 @@ def test_no_keepalived_script_user(monkeypatch: pytest.MonkeyPatch) -> None:
     on = resolve_default_user(None, security_enabled=True)
     assert on.user is None
     assert on.problems[-1].message == "Unable to set default user keepalived_script for script"
-    assert on.problems[-1].severity == "error"
+    assert on.problems[-1].severity is Severity.ERROR
 
 
 def test_keepalived_script_user_is_preferred(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -94,11 +97,15 @@ def test_keepalived_script_user_is_preferred(monkeypatch: pytest.MonkeyPatch) ->
 def test_bad_per_script_user() -> None:
     default = resolve_default_user(UserSpec("root"), security_enabled=True)
     bad = resolve_script_user(
-        UserSpec("root", "nogroup_x"), default, kind="notify_backup", argv0="/b.sh", where="f:9"
+        UserSpec("root", "nogroup_x"),
+        default,
+        kind="notify_backup",
+        argv0="/b.sh",
+        where=Location("f", 9),
     )
     assert bad.user is None
     assert [p.message for p in bad.problems] == [
         "Script group 'nogroup_x' does not exist",
         "Invalid user/group for notify_backup script /b.sh - ignoring",
     ]
-    assert all(p.where == "f:9" for p in bad.problems)
+    assert all(p.where == Location("f", 9) for p in bad.problems)
