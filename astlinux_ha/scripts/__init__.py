@@ -6,5 +6,5 @@ Modules, each with one job:
   security  enable_script_security path walk and verdicts; problems for ``-t``
   runner    spawn a script as its user in its own process group; kill a group
   notify    per-instance notify scripts and notify FIFOs, in transition order
-  track     vrrp_script scheduling, rise/fall, and the priority/weight rules
+  track     vrrp_script scheduling and rise/fall (what a status does: vrrp.tracking)
 """
