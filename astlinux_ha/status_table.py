@@ -40,7 +40,7 @@ def render(status: dict[str, Any]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def print_status(state_dir: str, out: TextIO = sys.stdout) -> int:
+def print_status(state_dir: str, out: TextIO | None = None) -> int:
     """Print the table; 0 when status.json is readable, 3 (LSB "not running") otherwise."""
     path = Path(state_dir) / STATUS_FILE
     try:
@@ -48,5 +48,5 @@ def print_status(state_dir: str, out: TextIO = sys.stdout) -> int:
     except (OSError, ValueError) as exc:
         print(f"astlinux-ha: cannot read {path}: {exc}", file=sys.stderr)
         return 3
-    print(render(status), file=out)
+    print(render(status), file=sys.stdout if out is None else out)
     return 0
