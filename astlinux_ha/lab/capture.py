@@ -37,9 +37,11 @@ class Capture:
         self.pcap = pcap
         self._log = pcap.with_suffix(".log")
         with open(self._log, "wb") as log:
-            # -U: write each packet as it arrives, so packets() works while it runs.
+            # -U writes each packet as it arrives, so packets() works while it runs;
+            # --immediate-mode keeps the kernel from holding the last packets back at stop.
             self._proc = subprocess.Popen(
                 ["ip", "netns", "exec", switch_netns, "tcpdump", "-i", "br0", "-n", "-U",
+                 "--immediate-mode",
                  "-s", "0", "-w", str(pcap), bpf],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
