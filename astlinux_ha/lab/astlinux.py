@@ -17,12 +17,14 @@ concerns services). A wheelhouse comes from ``make wheels`` (or :func:`build_whe
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from . import registry
 from ._host import LabError
 from .box import Box
 
@@ -117,6 +119,23 @@ def build_image(image: Path, wheelhouse: Path) -> Path:
         target.write_text(text)
         target.chmod(0o755)
     return image
+
+
+_SHARED: dict[str, Path] = {}
+
+
+def shared_build() -> tuple[Path, Path]:
+    """One wheelhouse and one image per process (test modules share them): ``(wheelhouse,
+    image)`` in a lab-named host directory, removed at exit, or by ``sweep()`` after a crash."""
+    if "image" not in _SHARED:
+        name = registry.new_name()
+        where = registry.base_dir() / name
+        where.mkdir(parents=True)
+        registry.LabRecord.for_current_process(name, False).save(where)
+        atexit.register(shutil.rmtree, where, True)
+        _SHARED["wheels"] = build_wheelhouse(where / "wheels")
+        _SHARED["image"] = build_image(where / "image", _SHARED["wheels"])
+    return _SHARED["wheels"], _SHARED["image"]
 
 
 def install_helpers(box: Box) -> None:

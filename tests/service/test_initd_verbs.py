@@ -1,0 +1,316 @@
+"""init.d/keepalived, verb by verb, run for real inside a lab box with AstLinux's paths.
+
+One lab per module: ``make install DESTDIR=IMAGE`` once, the box boots from that image (like
+AstLinux's read-only /etc and /usr/local), and every test starts from a freshly rebooted box
+with an empty /mnt/kd. Most tests run the script under both ``dash`` and ``busybox ash`` (the
+latter with busybox's applets first on PATH, as on AstLinux).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from astlinux_ha.lab import Lab, astlinux
+from astlinux_ha.lab.astlinux import daemon_pids, service
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="service tests run in lab boxes, which need root")
+
+REPO = Path(__file__).resolve().parents[2]
+SEED_MASTER = (REPO / "etc/keepalived/keepalived.conf.master").read_text()
+KD_CONF = "/mnt/kd/keepalived/keepalived.conf"
+PIDFILE = "/var/run/keepalived.pid"
+VIP = "10.10.50.244"
+USAGE = "Usage: init|start|stop|restart|reload|status\n"
+# A lone box with `state MASTER` takes the VIP after the master-down interval (3 x 1 s + skew).
+VIP_TIMEOUT = 8.0
+SHELLS = ["dash", "ash"]
+BROKEN = SEED_MASTER.replace("advert_int 1", "advert_int 1\n    no_such_keyword 7")
+
+
+@pytest.fixture(scope="module")
+def image_lab(_lab_session: None) -> Lab:
+    _, image = astlinux.shared_build()
+    with Lab() as lab:
+        lab.add_box("ha", "10.10.50.62/24", image=image)
+        yield lab
+
+
+@pytest.fixture
+def box(image_lab: Lab):
+    """The module's box, power-cycled: no daemon, empty /mnt/kd, pristine /etc and /var."""
+    the_box = image_lab.box("ha")
+    for path in the_box.kd_dir.iterdir():
+        subprocess.run(["rm", "-rf", str(path)], check=True)
+    image_lab.reboot(the_box)
+    yield the_box
+    image_lab.reboot(the_box)  # whatever the test left running dies here
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def read_pid(box) -> int:
+    return int(box.read(PIDFILE).strip())
+
+
+def up(box, shell: str | None = None, conf: str = SEED_MASTER) -> int:
+    """Config in /mnt/kd, ``init``; the daemon's pid."""
+    box.write(KD_CONF, conf, mode=0o644)
+    proc = service(box, "init", shell=shell)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "Starting keepalived...\n"
+    pids = daemon_pids(box)
+    assert pids == [read_pid(box)]
+    return pids[0]
+
+
+def test_shellcheck_posix_sh() -> None:
+    proc = subprocess.run(["shellcheck", "-s", "sh", str(REPO / "init.d/keepalived")],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_init_without_config_is_silent_and_starts_nothing(box, shell) -> None:
+    proc = service(box, "init", shell=shell)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+    assert daemon_pids(box) == []
+    assert not box.exists(PIDFILE)
+    assert box.run(["test", "-L", "/tmp/etc/keepalived"], check=False).returncode != 0
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_init_with_broken_config_refuses_and_leaves_nothing(box, shell) -> None:
+    box.write(KD_CONF, BROKEN, mode=0o644)
+    proc = service(box, "init", shell=shell)
+    assert proc.returncode != 0
+    assert "Starting" not in proc.stdout
+    assert f"{KD_CONF} has errors" in proc.stderr
+    # keepalived's FILE:LINE: message for the bad line, and a verdict.
+    assert "keepalived.conf:" in proc.stderr and "no_such_keyword" in proc.stderr
+    assert "not started" in proc.stderr
+    assert daemon_pids(box) == []
+    assert not box.exists(PIDFILE)
+    # Nothing half-done: no /tmp/etc/keepalived link, no state dir.
+    assert box.run(["test", "-L", "/tmp/etc/keepalived"], check=False).returncode != 0
+    assert not box.exists("/var/state/keepalived")
+    assert service(box, "status", shell=shell).returncode == 3
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_init_links_config_sets_sysctl_and_state_dir(box, shell) -> None:
+    up(box, shell)
+    assert box.run(["readlink", "/tmp/etc/keepalived"]).stdout.strip() == "/mnt/kd/keepalived"
+    assert box.run(["readlink", "/etc/keepalived"]).stdout.strip() == "/tmp/etc/keepalived"
+    assert box.exists("/var/state/keepalived/status.json")
+    assert box.read("/proc/sys/net/ipv4/ip_nonlocal_bind").strip() == "1"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_init_twice_keeps_one_daemon_and_applies_an_edit(box, shell) -> None:
+    first = up(box, shell)
+    again = service(box, "init", shell=shell)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "Stopping keepalived...\nStarting keepalived...\n"
+    pids = daemon_pids(box)
+    assert len(pids) == 1 and pids[0] != first
+    # The seed's edit: priority 100 -> 150, then `init` applies it.
+    box.write(KD_CONF, SEED_MASTER.replace("priority 100", "priority 150"))
+    assert service(box, "init", shell=shell).returncode == 0
+    assert len(daemon_pids(box)) == 1
+    assert wait_for(lambda: " 150 " in service(box, "status", shell=shell).stdout, 5)
+
+
+def test_init_with_broken_edit_keeps_the_running_daemon(box) -> None:
+    pid = up(box)
+    box.write(KD_CONF, BROKEN)
+    proc = service(box, "init")
+    assert proc.returncode != 0
+    assert "no_such_keyword" in proc.stderr
+    assert f"keeps running (pid {pid})" in proc.stderr
+    assert daemon_pids(box) == [pid] and read_pid(box) == pid
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_start_twice_starts_one_daemon(box, shell) -> None:
+    pid = up(box, shell)
+    proc = service(box, "start", shell=shell)
+    assert proc.returncode == 0
+    assert proc.stdout == f"keepalived is already running (pid {pid})\n"
+    assert daemon_pids(box) == [pid]
+
+
+def test_start_before_init_says_what_to_do(box) -> None:
+    box.write(KD_CONF, SEED_MASTER)
+    proc = service(box, "start")
+    assert proc.returncode == 1
+    assert "run 'service keepalived init'" in proc.stderr
+    assert daemon_pids(box) == []
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_stop_removes_the_vip_before_returning_and_twice_is_fine(box, shell) -> None:
+    up(box, shell)
+    assert wait_for(lambda: box.holds(VIP), VIP_TIMEOUT), "the lone master never took the VIP"
+    proc = service(box, "stop", shell=shell)
+    assert (proc.returncode, proc.stdout) == (0, "Stopping keepalived...\n")
+    # No waiting here: stop returns only once the daemon is gone and its VIP with it.
+    assert daemon_pids(box) == []
+    assert not box.holds(VIP)
+    assert not box.exists(PIDFILE)
+    twice = service(box, "stop", shell=shell)
+    assert (twice.returncode, twice.stdout, twice.stderr) == (0, "", "")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_status_stopped_and_running(box, shell) -> None:
+    stopped = service(box, "status", shell=shell)
+    assert (stopped.returncode, stopped.stdout) == (3, "keepalived is stopped\n")
+    pid = up(box, shell)
+    assert wait_for(lambda: box.holds(VIP), VIP_TIMEOUT)
+
+    def master_row() -> bool:
+        out = service(box, "status", shell=shell)
+        return out.returncode == 0 and any(
+            line.split()[:2] == ["VI_1", "MASTER"] for line in out.stdout.splitlines())
+
+    assert wait_for(master_row, 3)
+    out = service(box, "status", shell=shell).stdout.splitlines()
+    assert out[0] == f"keepalived is running (pid {pid})"
+    assert out[1].split() == ["INSTANCE", "STATE", "PRIORITY", "VIPS", "MASTER", "SINCE"]
+    assert out[2].split()[:4] == ["VI_1", "MASTER", "100", VIP]
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_stale_pid_file_after_kill_9(box, shell) -> None:
+    pid = up(box, shell)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: daemon_pids(box) == [], 5)
+    assert box.exists(PIDFILE)  # left behind by the killed daemon
+    status = service(box, "status", shell=shell)
+    assert (status.returncode, status.stdout) == (3, "keepalived is stopped\n")
+    assert not box.exists(PIDFILE)
+    box.write(PIDFILE, f"{pid}\n")
+    stop = service(box, "stop", shell=shell)
+    assert (stop.returncode, stop.stdout) == (0, "")
+    box.write(PIDFILE, f"{pid}\n")
+    start = service(box, "start", shell=shell)
+    assert (start.returncode, start.stdout) == (0, "Starting keepalived...\n"), start.stderr
+    assert daemon_pids(box) == [read_pid(box)]
+    assert service(box, "stop", shell=shell).returncode == 0
+    assert not box.holds(VIP)
+
+
+def test_pid_file_naming_another_program_is_not_killed(box) -> None:
+    # A recycled pid: the box's own long-lived holder process (`sleep infinity`).
+    other = box.holder_pid
+    box.write(PIDFILE, f"{other}\n")
+    assert service(box, "stop").returncode == 0
+    assert service(box, "status").returncode == 3
+    assert Path(f"/proc/{other}").exists()
+    assert not box.exists(PIDFILE)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_restart(box, shell) -> None:
+    first = up(box, shell)
+    proc = service(box, "restart", shell=shell)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "Stopping keepalived...\nStarting keepalived...\n"
+    second = daemon_pids(box)
+    assert len(second) == 1 and second[0] != first
+    # A broken config is refused before the running daemon is stopped.
+    box.write(KD_CONF, BROKEN)
+    refused = service(box, "restart", shell=shell)
+    assert refused.returncode != 0
+    assert "not restarted; keepalived keeps running" in refused.stderr
+    assert daemon_pids(box) == second
+    # Restart of a stopped service starts it.
+    box.write(KD_CONF, SEED_MASTER)
+    assert service(box, "stop", shell=shell).returncode == 0
+    assert service(box, "restart", shell=shell).returncode == 0
+    assert len(daemon_pids(box)) == 1
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_reload(box, shell) -> None:
+    not_running = service(box, "reload", shell=shell)
+    assert not_running.returncode == 7 and "not running" in not_running.stderr
+    pid = up(box, shell)
+    box.write(KD_CONF, SEED_MASTER.replace("priority 100", "priority 120"))
+    proc = service(box, "reload", shell=shell)
+    assert (proc.returncode, proc.stdout) == (0, "Reloading keepalived...\n"), proc.stderr
+    assert wait_for(lambda: " 120 " in service(box, "status", shell=shell).stdout, 5)
+    assert daemon_pids(box) == [pid]  # SIGHUP: the same process
+    box.write(KD_CONF, BROKEN)
+    bad = service(box, "reload", shell=shell)
+    assert bad.returncode != 0
+    assert "no_such_keyword" in bad.stderr
+    assert f"not reloaded; keepalived keeps running (pid {pid})" in bad.stderr
+    time.sleep(0.3)
+    assert daemon_pids(box) == [pid]
+    assert " 120 " in service(box, "status", shell=shell).stdout
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("verb", ["frobnicate", ""])
+def test_unknown_verb(box, shell, verb) -> None:
+    argv = {"dash": ["dash"], "ash": ["busybox", "ash"]}[shell]
+    proc = box.run([*argv, "/etc/init.d/keepalived", *([verb] if verb else [])], check=False)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", USAGE)
+
+
+def test_keepalived_options_from_rc_conf(box) -> None:
+    box.write("/etc/rc.conf",
+              '## Auto-generated file, do not edit!!\nKEEPALIVED_OPTIONS="-D -S 3"\n')
+    pid = up(box)
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert [b"-D", b"-S", b"3", b"-f", b"/etc/keepalived/keepalived.conf"] == argv[-6:-1]
+
+
+def test_keepalived_daemon_override(box) -> None:
+    box.write("/usr/local/bin/vrrpd",
+              '#!/bin/sh\necho "$*" >> /var/state/vrrpd.calls\n'
+              'exec /usr/local/sbin/astlinux-ha "$@"\n', mode=0o755)
+    box.write("/etc/rc.conf", 'KEEPALIVED_DAEMON="/usr/local/bin/vrrpd"\n')
+    up(box)
+    calls = box.read("/var/state/vrrpd.calls").splitlines()
+    assert calls == ["-t -f /etc/keepalived/keepalived.conf", "-f /etc/keepalived/keepalived.conf"]
+    assert service(box, "status").returncode == 0
+    assert service(box, "stop").returncode == 0
+    box.write("/etc/rc.conf", 'KEEPALIVED_DAEMON="/opt/nowhere/vrrpd"\n')
+    proc = service(box, "init")
+    assert proc.returncode == 1
+    assert "daemon /opt/nowhere/vrrpd not found" in proc.stderr
+    assert daemon_pids(box) == []
+
+
+def test_init_without_the_image_link_links_etc_directly(box) -> None:
+    # Not an AstLinux image: no /etc/keepalived at all.
+    box.run(["rm", "/etc/keepalived"])
+    up(box)
+    assert box.run(["readlink", "/etc/keepalived"]).stdout.strip() == "/mnt/kd/keepalived"
+
+
+def test_init_refuses_to_replace_a_real_etc_directory(box) -> None:
+    box.run(["sh", "-c", "rm /etc/keepalived && mkdir /etc/keepalived && "
+             "echo mine > /etc/keepalived/keepalived.conf"])
+    box.write(KD_CONF, SEED_MASTER)
+    proc = service(box, "init")
+    assert proc.returncode == 1
+    assert "/etc/keepalived is a real directory" in proc.stderr
+    assert box.read("/etc/keepalived/keepalived.conf") == "mine\n"
+    assert daemon_pids(box) == []
