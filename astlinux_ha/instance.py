@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from astlinux_ha.net import AddressManager, Announcer, Received, SocketKey, VrrpSocket
+from astlinux_ha.net.conflict import ConflictWatcher
 from astlinux_ha.params import InstancePlan
 from astlinux_ha.scripts.notify import Notifier
 from astlinux_ha.vrrp import machine
@@ -78,6 +80,13 @@ class InstanceRunner:
         self._chain: asyncio.Future[None] | None = None
         self._limiter = RateLimiter(BAD_PACKET_LOG_INTERVAL)
         self._checksum_compat = False
+        # Split brain seen through ARP (see net/conflict.py): watchers while MASTER, one
+        # pending confirmation per foreign MAC, MACs already reported in this mastership.
+        self._watchers: list[ConflictWatcher] = []
+        self._tenure = 0
+        self._claims_pending: set[str] = set()
+        self._claims_logged: set[str] = set()
+        self._probe: asyncio.TimerHandle | None = None
         self.deliver: Callable[[core.Event], None] = self.feed
 
     # ------------------------------------------------------------ events in
@@ -146,6 +155,10 @@ class InstanceRunner:
             case core.Transition():
                 self.since = wall_clock()
                 self.counters[f"to_{action.to_role.value.lower()}"] += 1
+                if action.to_role is core.Role.MASTER:
+                    self._watch_claims()
+                elif action.from_role is core.Role.MASTER:
+                    self._stop_watching_claims()
                 self.shared.on_transition(self.name, action, self.state)
 
     def _arm(self, timer: core.Timer, at: float) -> None:
@@ -248,13 +261,79 @@ class InstanceRunner:
                 self.shared.log.warning("(%s) gratuitous ARP/NA on %s: %s", self.name, ifname,
                                         err)
 
+    # ------------------------------------------------------------ split brain through ARP
+
+    def _grace(self) -> float:
+        # A normal handover settles within one advert interval: the old master hears our
+        # first advert and drops the VIP in milliseconds. A claim that outlives it is a master
+        # that does not hear us.
+        return max(self.params.adver_us / 1_000_000, 0.05)
+
+    def _watch_claims(self) -> None:
+        self._stop_watching_claims()
+        self._tenure += 1
+        by_if: dict[str, list[ipaddress.IPv4Address]] = {}
+        for vip in self.plan.vips:
+            if isinstance(vip.address, ipaddress.IPv4Address):
+                by_if.setdefault(vip.ifname, []).append(vip.address)
+        for ifname, addrs in by_if.items():
+            watcher = ConflictWatcher(ifname, addrs, self._on_claim)
+            try:
+                watcher.start()
+            except OSError as exc:
+                self.shared.log.warning(
+                    "(%s) cannot watch ARP on %s: %s", self.name, ifname, exc.strerror or exc
+                )
+                continue
+            self._watchers.append(watcher)
+        source = self.params.primary_address
+        if self._watchers and isinstance(source, ipaddress.IPv4Address) and int(source):
+            self._probe = self.shared.loop.call_later(self._grace(), self._send_probe, source)
+
+    def _send_probe(self, source: ipaddress.IPv4Address) -> None:
+        self._probe = None
+        for watcher in self._watchers:
+            self.counters["arp_probe_sent"] += watcher.probe(source)
+
+    def _on_claim(self, vip: ipaddress.IPv4Address, mac: str) -> None:
+        if mac in self._claims_pending or mac in self._claims_logged:
+            return
+        self._claims_pending.add(mac)
+        self.shared.loop.call_later(self._grace(), self._confirm_claim, vip, mac, self._tenure)
+
+    def _confirm_claim(self, vip: ipaddress.IPv4Address, mac: str, tenure: int) -> None:
+        if tenure != self._tenure or self.state.role is not core.Role.MASTER:
+            return  # we handed over meanwhile: that was the other side of a normal election
+        self._claims_pending.discard(mac)
+        self._claims_logged.add(mac)
+        self.counters["split_brain"] += 1
+        self.shared.log.warning(
+            "(%s) split brain: %s is also held by %s, a master that does not hear our adverts "
+            "(is VRRP blocked between them?)",
+            self.name,
+            vip,
+            mac,
+        )
+
+    def _stop_watching_claims(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            self._probe = None
+        for watcher in self._watchers:
+            watcher.close()
+        self._watchers.clear()
+        self._claims_pending.clear()
+        self._claims_logged.clear()
+        self._tenure += 1
+
     # ------------------------------------------------------------ life cycle
 
     def cancel_timers(self) -> None:
-        """Drop every armed timer (the instance is going away)."""
+        """Drop every armed timer and the ARP watch (the instance is going away)."""
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
+        self._stop_watching_claims()
 
     def status(self) -> dict[str, Any]:
         """This instance's entry in status.json."""

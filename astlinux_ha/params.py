@@ -62,7 +62,10 @@ def _vip(inst: cfg.VrrpInstance, v: cfg.VirtualAddress) -> Vip:
         broadcast=v.broadcast,
         scope=scope_id(v.scope) if v.scope is not None else 0,
         label=v.label,
-        nodad=v.nodad,
+        # keepalived 2.2.7 adds every IPv6 VIP with nodad (seen in the lab: `ip addr` shows
+        # "nodad" with or without -nodad in the config). A VIP must answer the moment it moves;
+        # DAD would keep it tentative for a second, and fail it outright in a split brain.
+        nodad=v.nodad or v.address.version == 6,
         noprefixroute=v.noprefixroute,
     )
 

@@ -263,6 +263,13 @@ class Box:
         """True when any interface of the box has address ``ip``."""
         return any(addr.address == ip for addr in self.addresses(None))
 
+    def add_address(self, cidr: str, ifname: str = "eth0") -> None:
+        """Add one more address to the box (e.g. IPv6 next to the seed's IPv4). IPv6 skips
+        duplicate address detection, so the address is usable at once, as a configured
+        static address on a quiet LAN would be a second later."""
+        extra = ["nodad"] if ":" in cidr else []
+        self.run(["ip", "addr", "add", cidr, "dev", ifname, *extra])
+
     def pull_cable(self) -> None:
         """Unplug: the switch-side port goes down, so the box's eth0 loses carrier."""
         sh(["ip", "-n", self.switch_netns, "link", "set", self.port, "down"])

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from .box import Box, Spawned
 
-_REPLY = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from ([^:]+): icmp_seq=(\d+)")
+# The address may be IPv6 (colons inside): up to the ": icmp_seq" that ends it.
+_REPLY = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from (.+?): icmp_seq=(\d+)")
 _MISSED = re.compile(r"^\[(\d+\.\d+)\] no answer yet for icmp_seq=(\d+)")
 
 
