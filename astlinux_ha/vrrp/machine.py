@@ -6,8 +6,11 @@ vrrp_track.c), log lines included. Two deliberate additions, both logged:
 * split brain: a master that hears another master with a lower priority (the other side
   of a healed partition, or of a one-way VRRP block) logs ``split brain`` once per episode;
 * single-peer fast takeover: with exactly one ``unicast_peer``, a backup that receives
-  priority 0 from it takes over at once. The skew only orders several backups; with one
-  peer there is nobody to order, and the client's outage drops from ~0.6 s to milliseconds.
+  priority 0 from it takes over at once; likewise when the master it follows advertises a
+  priority below ours (fast preempt: a failing weighted track moves the VIP within one
+  advert interval instead of a whole down interval). The skew only orders several backups;
+  with one peer there is nobody to order, and the client's outage drops from ~0.6 s to
+  milliseconds.
 
 preempt_delay needs no timer of its own: as in keepalived, lower-priority adverts are
 accepted until the delay has passed, then discarded, so the master-down timer runs out.
@@ -286,8 +289,7 @@ class _Run:
         self.set(last_advert_from=src, last_advert_at=self.now,
                  last_advert_priority=advert.priority)
         if advert.priority == 0:
-            peers = self.p.unicast_peers
-            if len(peers) == 1 and peers[0] == src:
+            if self.sole_peer(src):
                 self.log(f"sole unicast peer {src} sent priority 0 - taking over at once")
                 self.takeover(f"single-peer fast takeover: {src} sent priority 0")
                 return
@@ -310,8 +312,22 @@ class _Run:
                     self.log(f"start preempt delay ({self.p.preempt_delay:.6f})", Level.DETAIL)
             self.arm(Timer.MASTER_DOWN, self.down_us())
             return
+        if self.sole_peer(src) and src == self.s.master_address:
+            # The master we followed lowered its priority below ours (a failing track
+            # script, a lost interface). With a single peer there are no other backups for
+            # the skew to order, so waiting out the down timer only lengthens the switch.
+            self.log(f"master {src} lowered its priority to {advert.priority}, ours {ours}"
+                     " - preempting at once")
+            self.takeover(f"fast preempt: master {src} lowered its priority to "
+                          f"{advert.priority}, ours {ours}")
+            return
         # the down timer keeps running: if the master stays lower, we take over
         self.log(f"received lower priority ({advert.priority}) advert from {src} - discarding")
+
+    def sole_peer(self, src: IPAddress) -> bool:
+        """True when ``src`` is our only unicast peer: nobody else can be a backup."""
+        peers = self.p.unicast_peers
+        return len(peers) == 1 and peers[0] == src
 
     def adopt_interval(self, master_us: int) -> None:
         if master_us != self.s.master_adver_us:

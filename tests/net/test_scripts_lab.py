@@ -244,6 +244,56 @@ def test_failing_track_script_lowers_priority_by_its_weight_and_moves_the_vip(la
     assert "VRRP_Script(chk_up) failed" in log, log
 
 
+def test_failing_track_script_moves_the_vip_within_one_advert_interval_with_one_peer(lab):
+    """With the seed's single unicast peer our backup preempts the lowered master at once
+    (fast preempt), instead of waiting out its down interval as keepalived does."""
+    ha1, ha2 = _two_boxes(lab)
+    advert, fall, interval = 0.2, 3, 0.25
+    _prepare(ha1, {"check.sh": (CHECK, 0o755)})
+    track = f"""vrrp_script chk_up {{
+    script "{KD}/check.sh"
+    interval {interval}
+    weight -10
+    fall {fall}
+    rise 2
+}}
+"""
+
+    def peer(src: str, dst: str) -> str:
+        return f"    unicast_src_ip {src}\n    unicast_peer {{\n        {dst}\n    }}\n"
+
+    cap = lab.capture()
+    ha1_daemon = _start(ha1, conf("ha1", 100, advert=str(advert),
+                                  globals_="    script_user nobody nogroup\n"
+                                  "    enable_script_security",
+                                  scripts=track, instance=peer(ha1.ip, ha2.ip)
+                                  + "    track_script {\n        chk_up\n    }"),
+                        Daemon.ASTLINUX_HA)
+    lab.wait_for_holders(VIP, ["ha1"], timeout=5)
+    ha2_daemon = _start(ha2, conf("ha2", 95, advert=str(advert),
+                                  instance=peer(ha2.ip, ha1.ip)), Daemon.ASTLINUX_HA)
+    time.sleep(1.5)
+    assert lab.holders(VIP) == ["ha1"]
+
+    flagged = float(ha1.run(f"date +%s.%N && touch {OUT}/fail").stdout)
+    lab.wait_for_holders(VIP, ["ha2"], timeout=5)
+    _stop_capture(cap)
+    packets = cap.packets()
+    failures = [float(line.split()[0]) for line in _lines(ha1, "check.log")
+                if line.endswith("fail") and float(line.split()[0]) >= flagged]
+    nth = failures[fall - 1]
+    ha1_adverts = _adverts(packets, ha1.ip)
+    first_90 = min(t for t, p in ha1_adverts if t >= nth and p == 90)
+    ha2_master = min(t for t, _ in _adverts(packets, ha2.ip))
+    print(f"fall-th failure -> ha1 advertises 90: {first_90 - nth:.3f} s; "
+          f"-> ha2 master: {ha2_master - nth:.3f} s")
+    # ha2 takes over on ha1's first advert at 90, within one advert interval of the failure.
+    assert 0 <= ha2_master - first_90 <= 0.05, (ha2_master - first_90)
+    assert ha2_master - nth <= advert + 0.05, (ha2_master - nth)
+    assert "preempting at once" in ha2_daemon.log_text(), ha2_daemon.log_text()
+    assert ha1_daemon.alive()
+
+
 def test_hung_track_script_is_killed_at_its_timeout_and_adverts_keep_their_schedule(lab):
     ha1 = lab.add_box("ha1", "10.10.50.62/24")
     advert, timeout, interval = 0.1, 1, 4
