@@ -32,8 +32,10 @@ test: deps lint
 test-unit: deps
 	$(VENV)/bin/pytest -q tests/unit
 
-demo: deps
-	$(PY) -m astlinux_ha.lab rehearse etc/keepalived/keepalived.conf.master etc/keepalived/keepalived.conf.backup
+# Two lab boxes: make install inside each from the wheelhouse, the seed's walk-through through
+# `service keepalived ...`, then `service keepalived status` on both.
+demo: deps wheels
+	$(PY) -m astlinux_ha.lab.demo --wheelhouse build/wheelhouse
 
 bench: deps
 	$(PY) -m pip install -q -e '.[bench]'
