@@ -286,6 +286,9 @@ class _Run:
 
     def backup_rx(self, event: AdvertReceived) -> None:
         advert, src = event.advert, event.src
+        # Fast preempt needs what this sender advertised last time, before it is replaced.
+        followed = (self.s.master_address == src == self.s.last_advert_from
+                    and (self.s.last_advert_priority or 0) >= self.s.priority)
         self.set(last_advert_from=src, last_advert_at=self.now,
                  last_advert_priority=advert.priority)
         if advert.priority == 0:
@@ -312,7 +315,7 @@ class _Run:
                     self.log(f"start preempt delay ({self.p.preempt_delay:.6f})", Level.DETAIL)
             self.arm(Timer.MASTER_DOWN, self.down_us())
             return
-        if self.sole_peer(src) and src == self.s.master_address:
+        if followed and self.sole_peer(src):
             # The master we followed lowered its priority below ours (a failing track
             # script, a lost interface). With a single peer there are no other backups for
             # the skew to order, so waiting out the down timer only lengthens the switch.
