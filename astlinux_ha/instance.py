@@ -41,6 +41,9 @@ class Shared:
     log: logging.Logger
     on_transition: Callable[[str, core.Transition, core.InstanceState], None]
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
+    # Called when what status.json shows changed without a transition (a backup learning
+    # its master, a tracked script moving the priority).
+    on_change: Callable[[], None] = lambda: None
 
 
 def wall_clock() -> str:
@@ -99,9 +102,12 @@ class InstanceRunner:
 
     def apply(self, state: core.InstanceState, actions: list[core.Action]) -> None:
         """Adopt ``state`` and carry out ``actions`` in order."""
+        old = self.state
         self.state = state
         for action in actions:
             self._do(action)
+        if (old.master_address, old.priority) != (state.master_address, state.priority):
+            self.shared.on_change()
 
     def on_packet(self, rec: Received) -> None:
         """A packet for our VRID arrived: check it as keepalived would, then feed it."""

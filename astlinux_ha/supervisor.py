@@ -97,6 +97,8 @@ class Supervisor:
         self._reload_again = False
         self.started = wall_clock()
         self.reloads = 0
+        self._status_due = False
+        self._written_counters: dict[str, dict[str, int]] = {}
 
     # ------------------------------------------------------------ main
 
@@ -110,6 +112,7 @@ class Supervisor:
             announcer=Announcer(g.garp.interval, g.garp.na_interval),
             log=self.log,
             on_transition=self._on_transition,
+            on_change=self._status_changed,
         )
         self.pool = SocketPool(self._on_packet)
         self.watcher = LinkWatcher(self._on_link)
@@ -147,10 +150,23 @@ class Supervisor:
         self._reloading = asyncio.get_running_loop().create_task(self._reload())
 
     async def _flush_state(self) -> None:
-        # A status write that failed on a full tmpfs is retried until it lands.
+        # A status write that failed on a full tmpfs is retried until it lands. Counters move
+        # with every advert: they are refreshed here, once a second, not on every packet.
         while True:
             await asyncio.sleep(1.0)
+            counters = self._counters()
+            if counters != self._written_counters:
+                self._write_status()
             self.state_dir.flush()
+
+    def _counters(self) -> dict[str, dict[str, int]]:
+        return {n: dict(r.counters) for n, r in self.runtime.runners.items()}
+
+    def _status_changed(self) -> None:
+        # Coalesced: several instances changing in one loop turn cost one write.
+        if not self._status_due:
+            self._status_due = True
+            asyncio.get_running_loop().call_soon(self._write_status)
 
     # ------------------------------------------------------------ building
 
@@ -409,6 +425,8 @@ class Supervisor:
     # ------------------------------------------------------------ state files
 
     def _write_status(self) -> None:
+        self._status_due = False
+        self._written_counters = self._counters()
         self.state_dir.write_status(self.status())
 
     def status(self) -> dict[str, Any]:

@@ -31,7 +31,9 @@ class Daemon(enum.Enum):
             # -G: a box has no syslogd, and /dev/log would be the host's.
             return ["keepalived", "-n", "-l", "-G", "-D", "-f", CONF,
                     "-p", "/var/run/keepalived.pid", "-r", "/var/run/vrrp.pid"]
-        return [sys.executable, "-m", "astlinux_ha", "-n", "-l", "-f", CONF]
+        # -D as keepalived gets it: the same detail lines (setting/removing VIPs, sent 0
+        # priority) in both daemons' logs.
+        return [sys.executable, "-m", "astlinux_ha", "-n", "-l", "-D", "-f", CONF]
 
 
 def install_config(box: Box, conf_text: str) -> None:
