@@ -184,61 +184,73 @@ def test_notify_scripts_run_as_nobody_with_their_argv_in_transition_order(lab):
 # ---------------------------------------------------------------------------------- track
 
 
+ADVERT, FALL, INTERVAL = 0.2, 3, 0.25
+TRACK = f"""vrrp_script chk_up {{
+    script "{KD}/check.sh"
+    interval {INTERVAL}
+    weight -10
+    fall {FALL}
+    rise 2
+}}
+"""
+
+
+def _peer(src: str, dst: str) -> str:
+    return f"    unicast_src_ip {src}\n    unicast_peer {{\n        {dst}\n    }}\n"
+
+
+def _track_failover(lab: Lab, daemon: Daemon, *, unicast: bool):
+    """ha1 (100, tracking chk_up with weight -10) and ha2 (95); make chk_up fail until ha2
+    holds the VIP. Returns the daemons, the boxes, the switch capture and the time of the
+    fall-th failure."""
+    ha1, ha2 = _two_boxes(lab)
+    _prepare(ha1, {"check.sh": (CHECK, 0o755)})
+    cap = lab.capture()
+    ha1_daemon = _start(ha1, conf("ha1", 100, advert=str(ADVERT),
+                                  globals_="    script_user nobody nogroup\n"
+                                  "    enable_script_security", scripts=TRACK,
+                                  instance=(_peer(ha1.ip, ha2.ip) if unicast else "")
+                                  + "    track_script {\n        chk_up\n    }"), daemon)
+    lab.wait_for_holders(VIP, ["ha1"], timeout=5)
+    ha2_daemon = _start(ha2, conf("ha2", 95, advert=str(ADVERT),
+                                  instance=_peer(ha2.ip, ha1.ip) if unicast else ""), daemon)
+    time.sleep(1.5)
+    assert lab.holders(VIP) == ["ha1"]
+    flagged = float(ha1.run(f"date +%s.%N && touch {OUT}/fail").stdout)
+    lab.wait_for_holders(VIP, ["ha2"], timeout=5)
+    _stop_capture(cap)
+    failures = [float(line.split()[0]) for line in _lines(ha1, "check.log")
+                if line.endswith("fail") and float(line.split()[0]) >= flagged]
+    assert len(failures) >= FALL, failures
+    return ha1_daemon, ha2_daemon, ha1, ha2, cap.packets(), failures[FALL - 1]
+
+
 @pytest.mark.parametrize("daemon", [
     Daemon.ASTLINUX_HA,
     pytest.param(Daemon.KEEPALIVED, marks=pytest.mark.skipif(
         shutil.which("keepalived") is None, reason="needs Debian's keepalived (make deps)")),
 ], ids=["astlinux-ha", "keepalived"])
 def test_failing_track_script_lowers_priority_by_its_weight_and_moves_the_vip(lab, daemon):
-    """The same measurement holds for Debian's keepalived, so the bounds are keepalived's."""
-    ha1, ha2 = _two_boxes(lab)
-    advert, fall, interval = 0.2, 3, 0.25
-    _prepare(ha1, {"check.sh": (CHECK, 0o755)})
-    track = f"""vrrp_script chk_up {{
-    script "{KD}/check.sh"
-    interval {interval}
-    weight -10
-    fall {fall}
-    rise 2
-}}
-"""
-    cap = lab.capture()
-    ha1_daemon = _start(ha1, conf("ha1", 100, advert=str(advert),
-                                  globals_="    script_user nobody nogroup\n"
-                                  "    enable_script_security",
-                                  scripts=track, instance="    track_script {\n"
-                                  "        chk_up\n    }"), daemon)
-    lab.wait_for_holders(VIP, ["ha1"], timeout=5)
-    _start(ha2, conf("ha2", 95, advert=str(advert)), daemon)
-    time.sleep(1.5)
-    assert lab.holders(VIP) == ["ha1"]
-
-    flagged = float(ha1.run(f"date +%s.%N && touch {OUT}/fail").stdout)
-    lab.wait_for_holders(VIP, ["ha2"], timeout=5)
-    _stop_capture(cap)
-    packets = cap.packets()
-
-    failures = [float(line.split()[0]) for line in _lines(ha1, "check.log")
-                if line.endswith("fail") and float(line.split()[0]) >= flagged]
-    assert len(failures) >= fall, failures
-    nth = failures[fall - 1]
+    """Multicast: the same measurement holds for Debian's keepalived, so the bounds are
+    keepalived's."""
+    ha1_daemon, _, ha1, ha2, packets, nth = _track_failover(lab, daemon, unicast=False)
     ha1_adverts = _adverts(packets, ha1.ip)
     before = [p for t, p in ha1_adverts if t < nth]
     after = [(t, p) for t, p in ha1_adverts if t >= nth]
     # Up to the fall-th failure ha1 advertises 100 (fall=3 holds off the first failures) ...
-    assert set(before[-int(interval * fall / advert):]) == {100}, ha1_adverts
+    assert set(before[-int(INTERVAL * FALL / ADVERT):]) == {100}, ha1_adverts
     # ... and the very next advert after it carries 100 - 10.
     assert after and after[0][1] == 90, after
-    assert after[0][0] - nth <= advert + 0.03, (after[0][0] - nth)
+    assert after[0][0] - nth <= ADVERT + 0.03, (after[0][0] - nth)
     # ha2 (95) outranks 90: it discards ha1's adverts and takes over when its down timer,
     # started at ha1's last advert of 100, expires: 3 adverts + skew (as keepalived's backup).
-    last_100 = max(t for t, p in ha1_adverts if p == 100 and t < nth + advert)
+    last_100 = max(t for t, p in ha1_adverts if p == 100 and t < nth + ADVERT)
     ha2_master = min(t for t, _ in _adverts(packets, ha2.ip))
-    down = 3 * advert + (256 - 95) * advert / 256
+    down = 3 * ADVERT + (256 - 95) * ADVERT / 256
     print(f"fall-th failure -> first advert at 90: {after[0][0] - nth:.3f} s; "
           f"-> ha2 master: {ha2_master - nth:.3f} s (down interval {down:.3f} s)")
     assert ha2_master - last_100 <= down + 0.05, (ha2_master - last_100, down)
-    assert ha2_master - nth <= advert + down + 0.05
+    assert ha2_master - nth <= ADVERT + down + 0.05
     assert ha1_daemon.alive()
     log = ha1_daemon.log_text()
     assert "VRRP_Script(chk_up) failed" in log, log
@@ -247,49 +259,15 @@ def test_failing_track_script_lowers_priority_by_its_weight_and_moves_the_vip(la
 def test_failing_track_script_moves_the_vip_within_one_advert_interval_with_one_peer(lab):
     """With the seed's single unicast peer our backup preempts the lowered master at once
     (fast preempt), instead of waiting out its down interval as keepalived does."""
-    ha1, ha2 = _two_boxes(lab)
-    advert, fall, interval = 0.2, 3, 0.25
-    _prepare(ha1, {"check.sh": (CHECK, 0o755)})
-    track = f"""vrrp_script chk_up {{
-    script "{KD}/check.sh"
-    interval {interval}
-    weight -10
-    fall {fall}
-    rise 2
-}}
-"""
-
-    def peer(src: str, dst: str) -> str:
-        return f"    unicast_src_ip {src}\n    unicast_peer {{\n        {dst}\n    }}\n"
-
-    cap = lab.capture()
-    ha1_daemon = _start(ha1, conf("ha1", 100, advert=str(advert),
-                                  globals_="    script_user nobody nogroup\n"
-                                  "    enable_script_security",
-                                  scripts=track, instance=peer(ha1.ip, ha2.ip)
-                                  + "    track_script {\n        chk_up\n    }"),
-                        Daemon.ASTLINUX_HA)
-    lab.wait_for_holders(VIP, ["ha1"], timeout=5)
-    ha2_daemon = _start(ha2, conf("ha2", 95, advert=str(advert),
-                                  instance=peer(ha2.ip, ha1.ip)), Daemon.ASTLINUX_HA)
-    time.sleep(1.5)
-    assert lab.holders(VIP) == ["ha1"]
-
-    flagged = float(ha1.run(f"date +%s.%N && touch {OUT}/fail").stdout)
-    lab.wait_for_holders(VIP, ["ha2"], timeout=5)
-    _stop_capture(cap)
-    packets = cap.packets()
-    failures = [float(line.split()[0]) for line in _lines(ha1, "check.log")
-                if line.endswith("fail") and float(line.split()[0]) >= flagged]
-    nth = failures[fall - 1]
-    ha1_adverts = _adverts(packets, ha1.ip)
-    first_90 = min(t for t, p in ha1_adverts if t >= nth and p == 90)
+    ha1_daemon, ha2_daemon, ha1, ha2, packets, nth = _track_failover(
+        lab, Daemon.ASTLINUX_HA, unicast=True)
+    first_90 = min(t for t, p in _adverts(packets, ha1.ip) if t >= nth and p == 90)
     ha2_master = min(t for t, _ in _adverts(packets, ha2.ip))
     print(f"fall-th failure -> ha1 advertises 90: {first_90 - nth:.3f} s; "
           f"-> ha2 master: {ha2_master - nth:.3f} s")
     # ha2 takes over on ha1's first advert at 90, within one advert interval of the failure.
     assert 0 <= ha2_master - first_90 <= 0.05, (ha2_master - first_90)
-    assert ha2_master - nth <= advert + 0.05, (ha2_master - nth)
+    assert ha2_master - nth <= ADVERT + 0.05, (ha2_master - nth)
     assert "preempting at once" in ha2_daemon.log_text(), ha2_daemon.log_text()
     assert ha1_daemon.alive()
 
