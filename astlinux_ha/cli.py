@@ -31,7 +31,7 @@ class Options:
     dont_fork: bool = False
     log_console: bool = False
     log_detail: bool = False
-    log_facility: int = 0  # LOG_LOCAL0 + N, as keepalived's -S
+    log_facility: int | None = None  # -S N: LOG_LOCALN; None: the daemon facility
     pid_file: str = DEFAULT_PIDFILE
     vrrp_pid_file: str = DEFAULT_VRRP_PIDFILE
     state_dir: str = DEFAULT_STATE_DIR
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-S",
         "--log-facility",
         type=_facility,
-        default=0,
+        default=None,
         metavar="0-7",
         help="syslog facility LOG_LOCAL0-7",
     )

@@ -202,3 +202,15 @@ def test_config_test_takes_the_file_as_keepalived_does(tmp_path: Path) -> None:
     assert cli.main([f"--config-test={MASTER}"]) == 0
     assert cli.main(["-f", str(MASTER), f"--config-test={bad}"]) == 4
     assert cli.parse_options(["-t"]).config_file == cli.DEFAULT_CONFIG
+
+
+def test_default_facility_is_daemon_like_keepalived() -> None:
+    import logging.handlers
+
+    from astlinux_ha.cli import parse_options
+    from astlinux_ha.logsetup import facility_for
+
+    assert facility_for(parse_options([]).log_facility) == logging.handlers.SysLogHandler.LOG_DAEMON
+    assert facility_for(parse_options(["-S", "3"]).log_facility) == (
+        logging.handlers.SysLogHandler.LOG_LOCAL3
+    )
