@@ -97,6 +97,8 @@ class Supervisor:
         self._reload_again = False
         self.started = wall_clock()
         self.reloads = 0
+        # Packets no instance could take (too short to carry a VRID, a VRID we do not run).
+        self.counters: dict[str, int] = {}
         self._status_due = False
         self._written_counters: dict[str, dict[str, int]] = {}
 
@@ -294,11 +296,14 @@ class Supervisor:
 
     def _on_packet(self, rec: Received) -> None:
         if len(rec.payload) < 2:
+            self.counters["short packet"] = self.counters.get("short packet", 0) + 1
             return
         runner = self._index.get((rec.ifname, rec.src.version, rec.payload[1]))
         if runner is not None:
             runner.on_packet(rec)
-        elif self.runtime.config.global_defs.log_unknown_vrids:
+            return
+        self.counters["unknown vrid"] = self.counters.get("unknown vrid", 0) + 1
+        if self.runtime.config.global_defs.log_unknown_vrids:
             self.log.info("Unknown VRID %d received on %s from %s", rec.payload[1], rec.ifname,
                           rec.src)
 
@@ -437,6 +442,7 @@ class Supervisor:
             "updated": wall_clock(),
             "config": self.options.config_file,
             "reloads": self.reloads,
+            "counters": dict(sorted(self.counters.items())),
             "instances": {n: r.status() for n, r in self.runtime.runners.items()},
             "sync_groups": {n: {"state": g.role.value, "members": list(g.members)}
                             for n, g in self.runtime.groups.items()},
@@ -476,6 +482,8 @@ class Supervisor:
         for name, r in self.runtime.runners.items():
             lines += ["", f"VRRP Instance: {name}"]
             lines += [f"  {k}: {v}" for k, v in sorted(r.counters.items())]
+        lines += ["", "Packets for no instance:"]
+        lines += [f"  {k}: {v}" for k, v in sorted(self.counters.items())]
         lines += ["", f"Link watcher re-syncs: {self.watcher.resyncs}"]
         path = self.state_dir.write_dump(STATS_FILE, "\n".join(lines) + "\n")
         if path is not None:
