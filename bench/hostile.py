@@ -182,23 +182,33 @@ def flood(sock: socket.socket, packets: list[bytes], dst: Addr, rate: float,
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__.splitlines()[0])
     p.add_argument("--src", default=None, help="our address (default: eth0's)")
-    p.add_argument("--dst", required=True)
-    p.add_argument("--kind", choices=sorted(KINDS))
+    p.add_argument("--dst", required=True, action="append", help="repeatable")
+    p.add_argument("--kind", choices=[*sorted(KINDS), "all"])
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--flood", action="store_true")
     p.add_argument("--rate", type=float, default=10_000)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--ifname", default="eth0")
     args = p.parse_args(argv)
-    dst = Addr(args.dst)
+    targets = [Addr(d) for d in args.dst]
     src = Addr(args.src) if args.src else _own_address(args.ifname)
     sock = open_socket(args.ifname)
     if args.flood:
+        dst = targets[0]
         result = flood(sock, flood_mix(src, dst), dst, args.rate, min(args.seconds, 60.0))
     else:
         if not args.kind:
             p.error("--kind or --flood")
-        result = {"sent": send_all(sock, [build(args.kind, src, dst)] * args.count, dst)}
+        kinds = sorted(KINDS) if args.kind == "all" else [args.kind]
+        result = {}
+        for dst in targets:
+            for kind in kinds:
+                # a few per millisecond at most: this is not the flood
+                sent = 0
+                for _ in range(args.count):
+                    sent += send_all(sock, [build(kind, src, dst)], dst)
+                    time.sleep(0.0005)
+                result[f"{dst} {kind}"] = sent
     print(json.dumps(result), flush=True)
     return 0
 
