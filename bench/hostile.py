@@ -225,3 +225,79 @@ def _own_address(ifname: str) -> Addr:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- measuring a flood in the lab ---------------------------------------------------------------
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile (0..1) by nearest rank; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered))) - 1))]
+
+
+def _cpu_seconds(pid: int) -> float:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        total = sum(proc.cpu_times()[:2])
+        for child in proc.children(recursive=True):
+            try:
+                total += sum(child.cpu_times()[:2])
+            except psutil.NoSuchProcess:
+                pass
+        return total
+    except psutil.NoSuchProcess:
+        return 0.0
+
+
+def measure_flood(lab, master, backup, attacker, daemon_pid: int, *, vip: str,
+                  advert_int: float, seconds: float = 10.0, rate: float = 10_000) -> dict:
+    """Flood ``master`` from ``attacker`` and watch: VIP holders every 20 ms, the master's
+    adverts on the wire (lateness = gap - advert_int), the daemon's CPU (with children)."""
+    import threading
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    cap = lab.capture(f"ip proto 112 and src host {master.ip} and dst host {backup.ip}")
+    time.sleep(max(0.3, 2 * advert_int))
+    seen: dict[tuple[str, ...], int] = {}
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            key = tuple(lab.holders(vip))
+            seen[key] = seen.get(key, 0) + 1
+            done.wait(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    cpu0, t0 = _cpu_seconds(daemon_pid), time.monotonic()
+    start_wall = time.time()
+    watcher.start()
+    try:
+        out = attacker.run([sys.executable, "-m", "bench.hostile", "--dst", master.ip,
+                            "--flood", "--rate", str(rate), "--seconds", str(seconds)],
+                           cwd=str(repo), timeout=seconds + 60)
+    finally:
+        cpu1, t1 = _cpu_seconds(daemon_pid), time.monotonic()
+        end_wall = time.time()
+        time.sleep(max(0.3, 2 * advert_int))
+        done.set()
+        watcher.join()
+        cap.stop()
+    sent = json.loads(out.stdout.strip().splitlines()[-1])
+    times = [p.time for p in cap.packets() if start_wall <= p.time <= end_wall]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    late = [max(0.0, g - advert_int) * 1000 for g in gaps]
+    holders = {",".join(k) or "nobody": n for k, n in seen.items()}
+    return {
+        "flood": sent,
+        "holders": holders,
+        "vip_moved": set(holders) != {master.name},
+        "adverts": len(times),
+        "lateness_ms": {"p50": percentile(late, 0.5), "p99": percentile(late, 0.99),
+                        "max": max(late) if late else None},
+        "cpu_percent": round(100 * (cpu1 - cpu0) / (t1 - t0), 1) if t1 > t0 else None,
+    }

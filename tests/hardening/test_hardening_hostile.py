@@ -7,9 +7,9 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hardening_util import ATTACKER, VIP, attack, pair, stats, transitions
 
 from bench import hostile
-from hardening_util import ATTACKER, VIP, attack, pair, stats, transitions
 
 pytestmark = [pytest.mark.root]
 COUNT = 10
