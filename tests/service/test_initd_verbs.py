@@ -9,6 +9,7 @@ latter with busybox's applets first on PATH, as on AstLinux).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -66,14 +67,16 @@ def read_pid(box) -> int:
     return int(box.read(PIDFILE).strip())
 
 
-def up(box, shell: str | None = None, conf: str = SEED_MASTER) -> int:
+def up(box, shell: str | None = None, conf: str = SEED_MASTER, processes: int = 1) -> int:
     """Config in /mnt/kd, ``init``; the daemon's pid."""
     box.write(KD_CONF, conf, mode=0o644)
     proc = service(box, "init", shell=shell)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "Starting keepalived...\n"
     pids = daemon_pids(box)
-    assert pids == [read_pid(box)]
+    assert read_pid(box) == pids[0]
+    # One daemon: ours is one process; keepalived is a parent with its VRRP child.
+    assert len(pids) == processes
     return pids[0]
 
 
@@ -314,3 +317,20 @@ def test_init_refuses_to_replace_a_real_etc_directory(box) -> None:
     assert "/etc/keepalived is a real directory" in proc.stderr
     assert box.read("/etc/keepalived/keepalived.conf") == "mine\n"
     assert daemon_pids(box) == []
+
+
+@pytest.mark.skipif(shutil.which("keepalived") is None, reason="keepalived is not installed")
+def test_keepalived_daemon_override_drives_keepalived_itself(box) -> None:
+    # The script is keepalived's too: KEEPALIVED_DAEMON=/usr/sbin/keepalived (2.2.7 here).
+    box.write("/etc/rc.conf", f'KEEPALIVED_DAEMON="{shutil.which("keepalived")}"\n')
+    pid = up(box, processes=2)
+    assert wait_for(lambda: box.holds(VIP), VIP_TIMEOUT)
+    status = service(box, "status")
+    assert (status.returncode, status.stdout) == (0, f"keepalived is running (pid {pid})\n")
+    assert "no status table" in status.stderr
+    reload = service(box, "reload")
+    assert reload.returncode == 0, reload.stderr
+    stop = service(box, "stop")
+    assert (stop.returncode, stop.stdout) == (0, "Stopping keepalived...\n")
+    assert daemon_pids(box) == []
+    assert not box.holds(VIP)
