@@ -35,6 +35,15 @@ foreground with console logs. ``walkthrough.run_walkthrough(lab, master_conf, ba
 master_daemon=..., backup_daemon=...)`` runs the seed's walk-through and returns a
 ``WalkthroughResult`` (``ok``, ``steps`` with ``took``/``longest_ping_gap``, ``render()``).
 
+The service as AstLinux runs it (``astlinux``): ``build_image(DIR, wheelhouse)`` is ``make
+install DESTDIR=DIR`` plus AstLinux's ``service`` helper and ``/etc/rc``-style loops; a box made
+with ``lab.add_box(name, addr, image=DIR)`` sees it over /etc and /usr/local and keeps it across
+reboots (``shared_build()``: one wheelhouse and image per process). ``install_in_box(box,
+wheelhouse)`` runs ``make install`` inside a box instead. ``service(box, verb, shell=None|"dash"|
+"ash")``, ``boot(box)``, ``shutdown(box)``, ``daemon_pids(box)``. ``service_walkthrough.
+run_service_walkthrough(lab, m_conf, b_conf)`` is the walk-through driven only through
+``service keepalived ...`` in the boxes; ``python -m astlinux_ha.lab.demo`` is ``make demo``.
+
 ``sweep()`` removes labs whose owner process is gone (crashed runs), and only those.
 Command line: ``python -m astlinux_ha.lab up | down | shell BOX | rehearse M.conf B.conf
 [--daemon keepalived|astlinux-ha] | sweep``.
