@@ -327,8 +327,12 @@ class Supervisor:
         known = getattr(self, "_ifindexes", {})
         self._ifindexes = known
         before = known.get(event.ifname)
-        known[event.ifname] = event.ifindex if event.exists else None
-        return before is not None and event.exists and before != event.ifindex
+        if not event.exists:
+            # Keep the old index: the re-created link comes back with a new one, and the
+            # sockets still bound to the old one must then be re-opened.
+            return False
+        known[event.ifname] = event.ifindex
+        return before is not None and before != event.ifindex
 
     def _on_track(self, status: TrackStatus) -> None:
         for runner in self.runtime.runners.values():

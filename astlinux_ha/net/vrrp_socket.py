@@ -319,6 +319,23 @@ class VrrpSocket:
             self._loop = None
         self._sock.close()
 
+    def adopt(self, fresh: VrrpSocket) -> None:
+        """Take over ``fresh``'s descriptor and ifindex (the interface was re-created), so
+        every holder of this object sends and receives on the new link without knowing."""
+        callback = self._on_packet
+        self.close()
+        fresh.close_reader()
+        self._sock, self.ifindex = fresh._sock, fresh.ifindex
+        self._last_recv_error = None
+        if callback is not None:
+            self.start(callback)
+
+    def close_reader(self) -> None:
+        """Stop receiving without closing the descriptor (it is being adopted)."""
+        if self._loop is not None:
+            self._loop.remove_reader(self._sock.fileno())
+            self._loop = None
+
 
 class SocketPool:
     """Hands out one shared :class:`VrrpSocket` per :class:`SocketKey`, reference-counted."""
@@ -365,11 +382,13 @@ class SocketPool:
         """
         failed = []
         for key in [k for k in self._users if k.ifname == ifname]:
-            old = self._sockets.pop(key, None)
-            if old is not None:
-                old.close()
+            old = self._sockets.get(key)
             try:
-                self._open(key, self._groups.get(key))
+                if old is None:
+                    self._open(key, self._groups.get(key))
+                else:
+                    # The same object stays in the callers' hands; only its descriptor changes.
+                    old.adopt(VrrpSocket.open(key, self._groups.get(key)))
             except OSError as exc:
                 log.warning("%s: cannot open VRRP socket: %s", ifname, exc.strerror or exc)
                 failed.append(key)
