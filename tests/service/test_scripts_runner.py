@@ -270,7 +270,10 @@ def test_loop_keeps_ticking_while_scripts_hang(work: Path) -> None:
         return worst
 
     lag = asyncio.run(scenario())
-    assert lag < 0.020, f"loop lag {lag * 1000:.1f} ms"
+    # Waiting on a hung script would stall the loop for its 0.8 s timeout. What remains is
+    # the cost of forking this large test process, a few ms, more on a loaded machine; the
+    # 20 ms advert budget is measured on the wire by the lab tests.
+    assert lag < 0.100, f"loop lag {lag * 1000:.1f} ms"
     assert changes and changes[0] == TrackStatus("chk_hang", False), "a timeout is a failure"
 
 
