@@ -377,15 +377,19 @@ class _Run:
     def lower_rx(self, priority: int, src: IPAddress) -> None:
         ours = self.s.priority
         seen = self.s.split_brain_seen
-        new_episode = (
-            self.s.split_brain_peer != src
-            or seen is None
-            or self.now - seen > timing.seconds(self.down_us())
-        )
-        if new_episode:
-            self.log(f"split brain: {src} is also master (priority {priority}, ours {ours})",
-                     Level.WARNING)
-        self.set(split_brain_peer=src, split_brain_seen=self.now)
+        since = self.s.since if self.s.since is not None else self.now
+        if self.now - since > timing.seconds(self.s.master_adver_us):
+            # Within one interval of our takeover this is an advert the old master sent
+            # before it heard ours: a handover, not a split brain.
+            new_episode = (
+                self.s.split_brain_peer != src
+                or seen is None
+                or self.now - seen > timing.seconds(self.down_us())
+            )
+            if new_episode:
+                self.log(f"split brain: {src} is also master (priority {priority}, "
+                         f"ours {ours})", Level.WARNING)
+            self.set(split_brain_peer=src, split_brain_seen=self.now)
         suffix = "" if self.p.lower_prio_no_advert else ", forcing new election"
         self.log(f"Received advert from {src} with lower priority {priority}, ours {ours}{suffix}")
         if not self.p.lower_prio_no_advert:
