@@ -131,6 +131,16 @@ class InstanceRunner:
         if line is not None:
             self.shared.log.warning(line)
 
+    def log_suppressed(self, now: float) -> None:
+        """One summary line per rate-limit window that closed with lines held back (called
+        periodically), so a flood that stops is still reported with its count."""
+        for key, count in self._limiter.summaries(now):
+            parts = key if isinstance(key, tuple) else (key,)
+            what = getattr(parts[0], "value", parts[0])
+            source = f" from {parts[1]}" if len(parts) > 1 and hasattr(parts[0], "value") else ""
+            self.shared.log.warning("(%s) %d similar messages suppressed in the last %g s: %s%s",
+                                    self.name, count, self._limiter.interval, what, source)
+
     # ------------------------------------------------------------ actions out
 
     def _do(self, action: core.Action) -> None:

@@ -156,6 +156,9 @@ class Supervisor:
         # with every advert: they are refreshed here, once a second, not on every packet.
         while True:
             await asyncio.sleep(1.0)
+            now = asyncio.get_running_loop().time()
+            for runner in self.runtime.runners.values():
+                runner.log_suppressed(now)
             counters = self._counters()
             if counters != self._written_counters:
                 self._write_status()
