@@ -7,6 +7,9 @@ One repetition on the seed's three boxes (master .62, backup .65, client .10):
                                     client's longest silence; ``pull_wire``: on the switch, the
                                     master's last advert to the backup's first (compare with the
                                     RFC master-down interval)
+                                    ``pull_outage_wire``: the client's outage from that last
+                                    advert: the same for any phase of the pull, so the fair
+                                    comparison between daemons
 3. replug                        -> ``replug``: until the master alone holds it again
 4. SIGTERM the master's daemon   -> ``stop``: until the backup holds it; ``stop_outage``;
                                     ``stop_wire``: the master's priority-0 advert to the
@@ -27,8 +30,8 @@ from .configs import BACKUP_PRIO, VIP, Variant
 from .stats import master_down_interval, skew_time
 from .watch import AddrWatch
 
-METRICS = ["start", "pull", "pull_wire", "pull_outage", "replug", "stop", "stop_wire",
-           "stop_outage"]
+METRICS = ["start", "pull", "pull_wire", "pull_outage", "pull_outage_wire", "replug", "stop",
+           "stop_wire", "stop_outage"]
 RESUME_TIMEOUT = 3.0  # after a handover, the client must get answers again within this
 
 
@@ -54,19 +57,32 @@ class Seed:
         return seed
 
 
-def _wait_holders(seed: Seed, want: list[Box], timeout: float) -> None:
+def _wait_holders(seed: Seed, want: list[Box], timeout: float, step: str = "") -> None:
     names = sorted(b.name for b in want)
     deadline = time.monotonic() + timeout
     while sorted(seed.lab.holders(VIP)) != names:
         if time.monotonic() > deadline:
-            raise StepFailed(f"VIP held by {seed.lab.holders(VIP) or 'nobody'} after "
+            raise StepFailed(f"{step}: VIP held by {seed.lab.holders(VIP) or 'nobody'} after "
                              f"{timeout:.1f}s, expected {names or 'nobody'}")
+        time.sleep(0.01)
+
+
+def _sync(seed: Seed, timeout: float = 1.0) -> None:
+    """Until each box's address watch has logged the VIP event that matches what the box
+    holds now (``ip monitor`` writes an event a moment after the kernel shows it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(bool(events and events[-1].added) == seed.lab.box(name).holds(VIP)
+               for name, watch in seed.watch.items()
+               for events in [watch.events(VIP)]):
+            return
         time.sleep(0.01)
 
 
 def _held_since(seed: Seed, want: Box, since: float) -> float:
     """Wall time from which ``want`` alone has held the VIP (it does now): its last add and
     the others' last delete after ``since``."""
+    _sync(seed)
     moments = [since]
     for name, watch in seed.watch.items():
         events = watch.events(VIP, since)
@@ -76,7 +92,7 @@ def _held_since(seed: Seed, want: Box, since: float) -> float:
     return max(moments)
 
 
-def _wait_resumed(pinger: Pinger, after: float) -> float:
+def _wait_resumed(pinger: Pinger, after: float, step: str) -> float:
     """Wall time of the client's first answer after ``after``."""
     deadline = time.monotonic() + RESUME_TIMEOUT
     while time.monotonic() < deadline:
@@ -84,7 +100,7 @@ def _wait_resumed(pinger: Pinger, after: float) -> float:
             if when > after:
                 return when
         time.sleep(0.02)
-    raise StepFailed(f"client got no answer within {RESUME_TIMEOUT}s of the handover")
+    raise StepFailed(f"{step}: the client got no answer within {RESUME_TIMEOUT}s")
 
 
 def longest_silence(replies: list[float], start: float, end: float) -> float:
@@ -106,31 +122,32 @@ def run_rep(seed: Seed, variant: Variant, master_kind: Daemon, backup_kind: Daem
     try:
         daemons.install_config(seed.master, variant.master_conf())
         daemons.install_config(seed.backup, variant.backup_conf())
-        _wait_holders(seed, [], 5)
+        _wait_holders(seed, [], 5, "before start")
         t0 = marks["start"] = time.time()
         running["master"] = daemons.start(seed.master, master_kind)
         running["backup"] = daemons.start(seed.backup, backup_kind)
-        _wait_holders(seed, [seed.master], down + 10)
+        _wait_holders(seed, [seed.master], down + 10, "start")
         out["start"] = _held_since(seed, seed.master, t0) - t0
 
         pinger = Pinger(seed.client, VIP)
         time.sleep(max(0.5, 2 * variant.advert_int))  # steady: answers flowing, ARP learnt
-        _wait_resumed(pinger, time.time() - 0.2)
+        _wait_resumed(pinger, time.time() - 0.2, "after start, VIP on the master")
 
         t1 = marks["pull"] = time.time()
         seed.master.pull_cable()
         _wait_holders_any(seed, seed.backup, down + 4)
+        _sync(seed)
         got = seed.watch["backup"].first(VIP, True, t1)
         out["pull"] = None if got is None else got - t1
-        back = _wait_resumed(pinger, got or t1)
+        back = marks["pull_back"] = _wait_resumed(pinger, got or t1, "cable pull")
         out["pull_outage"] = longest_silence([t for t, _ in pinger.report().replies], t1, back)
         time.sleep(0.2)
 
         t2 = marks["replug"] = time.time()
         seed.master.replug_cable()
-        _wait_holders(seed, [seed.master], down + 4)
+        _wait_holders(seed, [seed.master], down + 4, "replug")
         out["replug"] = _held_since(seed, seed.master, t2) - t2
-        back = _wait_resumed(pinger, out["replug"] + t2)
+        back = _wait_resumed(pinger, out["replug"] + t2, "replug")
         out["replug_outage"] = longest_silence([t for t, _ in pinger.report().replies], t2, back)
         time.sleep(max(0.5, 3 * variant.advert_int))
 
@@ -138,10 +155,11 @@ def run_rep(seed: Seed, variant: Variant, master_kind: Daemon, backup_kind: Daem
         code = running.pop("master").stop(timeout=10)
         if code != 0:
             log.append(f"master's {master_kind.value} exited {code} on SIGTERM")
-        _wait_holders(seed, [seed.backup], down + 4)
+        _wait_holders(seed, [seed.backup], down + 4, "graceful stop")
+        _sync(seed)
         got = seed.watch["backup"].first(VIP, True, t3)
         out["stop"] = None if got is None else got - t3
-        back = _wait_resumed(pinger, got or t3)
+        back = _wait_resumed(pinger, got or t3, "graceful stop")
         out["stop_outage"] = longest_silence([t for t, _ in pinger.report().replies], t3, back)
     except StepFailed as exc:
         log.append(f"{variant.key} {master_kind.value}/{backup_kind.value}: {exc}")
@@ -196,6 +214,9 @@ def wire_times(capture: Capture, reps: list[dict], master_ip: str, backup_ip: st
             after = [p for p in packets if p.src == backup_ip and p.time > at]
             if before and after:
                 rep[key] = after[0].time - before[-1].time
+                if step == "pull" and marks.get("pull_back") is not None:
+                    # phase-free: the client's outage counted from the master's last advert
+                    rep["pull_outage_wire"] = marks["pull_back"] - before[-1].time
 
 
 def run_pairs(seed: Seed, variant: Variant, pairs: list[tuple[Daemon, Daemon]], reps: int,

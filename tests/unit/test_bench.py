@@ -80,18 +80,19 @@ def test_longest_silence_not_clipped_at_the_action():
 
 
 def _rep(**kw):
-    base = {m: 0.01 for m in ("start", "pull", "pull_wire", "pull_outage", "replug", "stop",
-                              "stop_wire", "stop_outage")}
+    base = {m: 0.01 for m in ("start", "pull", "pull_wire", "pull_outage", "pull_outage_wire",
+                              "replug", "stop", "stop_wire", "stop_outage")}
     base.update(master_down=3.6133, **kw)
     return base
 
 
 def test_render_judges_ours():
-    ours = [_rep(pull_wire=3.615, pull_outage=3.62, stop_outage=0.016)] * 3
-    theirs = [_rep(pull_wire=3.613, pull_outage=3.63, stop_outage=0.62)] * 3
+    ours = [_rep(pull_wire=3.615, pull_outage_wire=3.64, stop_outage=0.016)] * 3
+    theirs = [_rep(pull_wire=3.613, pull_outage_wire=3.632, stop_outage=0.62)] * 3
     rows = {r[1]: r for r in render.failover_rows("v2-1s-uni", ours, theirs)}
     assert rows["client outage, graceful stop"][5] == "yes"
-    assert rows["client outage, cable pull"][5] == "yes"
+    assert rows["cable pull: master's last advert → client answered again"][5] == "yes"
+    assert rows["client outage, cable pull"][5] == "-"  # phase-dependent: not judged
     assert rows["client outage, graceful stop"][3] == "16.0 ms (16.0 ms)"
     wire = rows["cable pull, on the wire: master's last advert → backup's first"]
     assert wire[2].startswith("MD 3613 ms") and wire[5] == "yes"
