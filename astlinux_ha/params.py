@@ -108,8 +108,9 @@ def mcast_group(config: cfg.Config, inst: cfg.VrrpInstance) -> IPAddress:
 
 def track_specs(config: cfg.Config, inst: cfg.VrrpInstance,
                 usable_scripts: frozenset[str]) -> tuple[TrackSpec, ...]:
-    """Everything the instance tracks: its own interface (unless dont_track_primary), each
-    track_interface, and each track_script whose script passed the security check.
+    """Everything the instance tracks: its own interface (unless dont_track_primary), its
+    configured source address, each track_interface, and each track_script whose script
+    passed the security check.
 
     A track_script refused by the security check is left out entirely, as keepalived
     removes it from every track list: the instance does not go to FAULT for it.
@@ -117,6 +118,11 @@ def track_specs(config: cfg.Config, inst: cfg.VrrpInstance,
     specs: list[TrackSpec] = []
     if inst.interface and not inst.dont_track_primary:
         specs.append(TrackSpec(TrackKind.INTERFACE, inst.interface))
+    source = configured_source(inst)
+    if source is not None:
+        # A master whose source address is gone sends nothing: the backup takes over while
+        # this box still holds the VIPs. FAULT drops them.
+        specs.append(TrackSpec(TrackKind.ADDRESS, str(source)))
     for ti in inst.track_interfaces:
         if ti.name == inst.interface and not inst.dont_track_primary:
             specs[0] = TrackSpec(TrackKind.INTERFACE, ti.name, ti.weight, ti.reverse)

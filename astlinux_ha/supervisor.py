@@ -225,7 +225,7 @@ class Supervisor:
                 ) | frozenset(
                     (TrackKind.SCRIPT, s.name) for s in config.scripts
                     if s.init_fail and s.name in rt.tracks
-                )
+                ) | self._source_missing(runner)
                 runner.deliver(core.Start(down=down))
         for track in rt.tracks.values():
             track.start()
@@ -316,6 +316,7 @@ class Supervisor:
 
     def _on_link(self, event: LinkEvent | AddressEvent) -> None:
         if isinstance(event, AddressEvent):
+            self._on_address(event)
             return
         for key in self.pool.reopen_interface(event.ifname) if self._ifindex_changed(event) else ():
             self.log.error("cannot reopen VRRP socket %s", key)
@@ -325,6 +326,21 @@ class Supervisor:
             if any(t.kind is TrackKind.INTERFACE and t.name == event.ifname
                    for t in runner.params.tracks):
                 runner.deliver(ev)
+
+    def _on_address(self, event: AddressEvent) -> None:
+        ev = core.SourceAddress(event.address, event.added)
+        for runner in self.runtime.runners.values():
+            if runner.plan.config.interface == event.ifname and any(
+                t.kind is TrackKind.ADDRESS and t.name == str(event.address)
+                for t in runner.params.tracks
+            ):
+                runner.deliver(ev)
+
+    def _source_missing(self, runner: InstanceRunner) -> frozenset[core.TrackKey]:
+        """The configured source address as a down track when the interface lacks it."""
+        present = {str(a) for a, _ in self.watcher.addresses(runner.plan.config.interface or "")}
+        return frozenset(t.key for t in runner.params.tracks
+                         if t.kind is TrackKind.ADDRESS and t.name not in present)
 
     def _ifindex_changed(self, event: LinkEvent) -> bool:
         known = getattr(self, "_ifindexes", {})

@@ -33,7 +33,7 @@ State machine (:mod:`.machine`, vocabulary in :mod:`.model`)::
     state, actions = step(params, state, AdvertReceived(verdict.advert, src), now)
     state, actions = step(params, state, TimerExpired(Timer.MASTER_DOWN), now)
     # other events: InterfaceDown(ifname), InterfaceUp(ifname), TrackResult(name, up),
-    #               Shutdown(), Reload() (with the new params)
+    #               SourceAddress(address, present), Shutdown(), Reload() (with the new params)
     # actions, in order: SendAdvert(priority), AddVips(), RemoveVips(force),
     #   SendGratuitous(repeat), RunNotify(state, priority), ArmTimer(timer, at),
     #   CancelTimer(timer), Log(level, message), Transition(from_role, to_role, cause)
@@ -65,6 +65,7 @@ from .model import (
     SendAdvert,
     SendGratuitous,
     Shutdown,
+    SourceAddress,
     Start,
     SyncForce,
     SyncRelease,
@@ -94,7 +95,8 @@ __all__ = [
     "InstanceParams", "InstanceState", "InterfaceDown", "InterfaceUp", "Level", "Log",
     "Member", "PacketError", "Peer", "Problem", "RateLimiter", "Reason", "ReceiveParams",
     "Rejected", "Reload", "RemoveVips", "Role", "RunNotify", "SendAdvert", "SendGratuitous",
-    "Shutdown", "Start", "SyncForce", "SyncRelease", "Timer", "TimerExpired", "TrackKind",
+    "Shutdown", "SourceAddress", "Start", "SyncForce", "SyncRelease", "Timer", "TimerExpired",
+    "TrackKind",
     "TrackResult", "TrackSpec", "Transition", "advert_us", "check", "decode", "down_us",
     "effective_priority", "encode", "group_step", "own_faults", "pending_tracks",
     "skew_us", "step", "timers_due",

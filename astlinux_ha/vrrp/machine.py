@@ -43,6 +43,7 @@ from .model import (
     SendAdvert,
     SendGratuitous,
     Shutdown,
+    SourceAddress,
     Start,
     SyncForce,
     SyncRelease,
@@ -163,6 +164,8 @@ class _Run:
             case InterfaceDown() | InterfaceUp():
                 up = isinstance(event, InterfaceUp)
                 self.track((TrackKind.INTERFACE, event.ifname), up)
+            case SourceAddress():
+                self.track((TrackKind.ADDRESS, str(event.address)), event.present)
             case TrackResult():
                 self.track((TrackKind.SCRIPT, event.name), event.up)
             case Shutdown():
@@ -251,7 +254,8 @@ class _Run:
         if self.s.role is not Role.INIT:
             return
         for spec in self.p.tracks:
-            known = spec.kind is TrackKind.INTERFACE
+            # The daemon knows links and addresses at start; scripts report later.
+            known = spec.kind is not TrackKind.SCRIPT
             self.tracks[spec.key] = False if spec.key in down else (True if known else None)
         self.set(priority=self.priority_now(), master_adver_us=self.p.adver_us)
         self.emit(RemoveVips(force=True))

@@ -167,6 +167,15 @@ class InterfaceUp:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceAddress:
+    """The configured advert source (unicast_src_ip / mcast_src_ip) was added to or removed
+    from its interface: without it no advert can leave, so its loss is a FAULT."""
+
+    address: IPAddress
+    present: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TrackResult:
     """A tracked script decided (after rise/fall): up or down."""
 
@@ -198,8 +207,8 @@ class SyncRelease:
 
 
 Event = (
-    Start | AdvertReceived | TimerExpired | InterfaceDown | InterfaceUp | TrackResult
-    | Shutdown | Reload | SyncForce | SyncRelease
+    Start | AdvertReceived | TimerExpired | InterfaceDown | InterfaceUp | SourceAddress
+    | TrackResult | Shutdown | Reload | SyncForce | SyncRelease
 )
 
 

@@ -20,6 +20,7 @@ class TrackKind(enum.Enum):
 
     INTERFACE = "interface"
     SCRIPT = "script"
+    ADDRESS = "address"  # the configured advert source address
 
 
 TrackKey = tuple[TrackKind, str]
@@ -41,9 +42,11 @@ class TrackSpec:
 
     def describe(self) -> str:
         """Human name for logs, e.g. ``interface eth0`` or ``track script chk_wan``."""
-        return f"interface {self.name}" if self.kind is TrackKind.INTERFACE else (
-            f"track script {self.name}"
-        )
+        return {
+            TrackKind.INTERFACE: f"interface {self.name}",
+            TrackKind.SCRIPT: f"track script {self.name}",
+            TrackKind.ADDRESS: f"source address {self.name}",
+        }[self.kind]
 
     def contribution(self, up: bool | None) -> int:
         """Priority adjustment for status ``up`` (None: no result yet, which adjusts nothing)."""

@@ -125,6 +125,20 @@ def test_interface_deleted_and_recreated_fault_then_back_with_vips(lab):
     assert pm.alive()
 
 
+def test_unicast_src_ip_removed_is_a_fault_and_the_vip_moves(lab):
+    """Without its source address the master cannot advertise: the backup takes over, and
+    the master must drop the VIP rather than hold it too (FAULT), then come back."""
+    master, backup, pm, _pb = pair(lab, **FAST)
+    sh(["ip", "-n", master.netns, "addr", "del", "10.10.50.62/24", "dev", "eth0"])
+    assert wait_until(lambda: role(master) == "FAULT", SETTLE), pm.log_text()
+    lab.wait_for_holders(VIP, ["backup"], SETTLE)
+    stays(lab, ["backup"], 0.5)
+    sh(["ip", "-n", master.netns, "addr", "add", "10.10.50.62/24", "dev", "eth0"])
+    lab.wait_for_holders(VIP, ["master"], SETTLE)
+    assert wait_until(lambda: role(master) == "MASTER", SETTLE), pm.log_text()
+    assert pm.alive()
+
+
 NOTIFY_BG = "#!/bin/sh\nsleep 600 </dev/null >/dev/null 2>&1 &\nexit 0\n"
 NOTIFY_HANG = "#!/bin/sh\nexec sleep 600\n"
 
