@@ -105,6 +105,36 @@ class Announcer:
         self.gna_interval = gna_interval
         self._next_time: dict[tuple[str, int], float] = {}
         self._locks: dict[tuple[str, int], asyncio.Lock] = {}
+        # One packet socket per interface, kept open: closing an AF_PACKET socket waits for an
+        # RCU grace period in the kernel (synchronize_net, ~25 ms here), which blocked the
+        # loop once per burst: 200 instances becoming MASTER took ~5 s in close() alone.
+        self._socks: dict[str, socket.socket] = {}
+
+    def _socket(self, ifname: str) -> socket.socket:
+        """The interface's packet socket, opened on first use (OSError if it cannot be)."""
+        sock = self._socks.get(ifname)
+        if sock is not None:
+            return sock
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        try:
+            sock.setblocking(False)
+            sock.bind((ifname, 0))
+        except OSError:
+            sock.close()
+            raise
+        self._socks[ifname] = sock
+        return sock
+
+    def _forget(self, ifname: str) -> None:
+        """Drop the interface's socket (gone or recreated: the next burst opens a new one)."""
+        sock = self._socks.pop(ifname, None)
+        if sock is not None:
+            sock.close()
+
+    def close(self) -> None:
+        """Close every cached socket (at shutdown; the announcer stays usable)."""
+        for ifname in list(self._socks):
+            self._forget(ifname)
 
     async def announce(
         self, ifname: str, vips: Sequence[IPAddress], repeat: int = 1
@@ -118,25 +148,20 @@ class Announcer:
         if not vips or repeat <= 0:
             return result
         try:
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            sock = self._socket(ifname)
+            if _stale(sock, ifname):  # the interface was recreated since the socket was bound
+                self._forget(ifname)
+                sock = self._socket(ifname)
+            mac = sock.getsockname()[4]  # the device's current MAC, read at each call
         except OSError as exc:
-            result.errors.append(f"cannot open packet socket: {exc.strerror}")
+            self._forget(ifname)
+            result.errors.append(f"{ifname}: {exc.strerror or exc}")
             return result
-        try:
-            sock.setblocking(False)
-            try:
-                sock.bind((ifname, 0))
-                mac = sock.getsockname()[4]
-            except OSError as exc:
-                result.errors.append(f"{ifname}: {exc.strerror}")
-                return result
-            router = any(v.version == 6 for v in vips) and ipv6_forwarding(ifname)
-            frames = [self._frame(mac, vip, router) for vip in vips]
-            for _ in range(repeat):
-                for vip, frame in zip(vips, frames, strict=True):
-                    await self._send_paced(sock, ifname, vip.version, frame, result)
-        finally:
-            sock.close()
+        router = any(v.version == 6 for v in vips) and ipv6_forwarding(ifname)
+        frames = [self._frame(mac, vip, router) for vip in vips]
+        for _ in range(repeat):
+            for vip, frame in zip(vips, frames, strict=True):
+                await self._send_paced(sock, ifname, vip.version, frame, result)
         return result
 
     @staticmethod
@@ -170,3 +195,12 @@ class Announcer:
             result.sent += 1
         except OSError as exc:
             result.errors.append(f"{ifname}: {exc.strerror or exc}")
+
+
+def _stale(sock: socket.socket, ifname: str) -> bool:
+    """True when ``sock`` is bound to an index ``ifname`` no longer has (getsockname names
+    the bound index's current interface, or fails once it is gone)."""
+    try:
+        return sock.getsockname()[0] != ifname
+    except OSError:
+        return True

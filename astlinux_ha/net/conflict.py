@@ -58,61 +58,65 @@ def parse_arp_claim(frame: bytes) -> tuple[ipaddress.IPv4Address, bytes] | None:
     return ipaddress.IPv4Address(spa), sha
 
 
-class ConflictWatcher:
-    """Reports ARP claims on ``vips`` from any MAC but ``ifname``'s own, until :meth:`close`.
+class _ArpTap:
+    """One ARP packet socket per interface, shared by every watcher on it.
 
-    ``on_claim(vip, mac)`` is called from the loop for every such frame; the caller rate-limits.
+    Binding an ETH_P_ARP socket registers a packet hook and closing it waits for an RCU grace
+    period (synchronize_net): one socket per MASTER instance cost ~14 ms each, blocking the
+    loop (200 instances: ~3 s), and every ARP frame was copied to each of them.
     """
 
-    def __init__(
-        self,
-        ifname: str,
-        vips: Iterable[ipaddress.IPv4Address],
-        on_claim: Callable[[ipaddress.IPv4Address, str], None],
-    ) -> None:
-        self.ifname = ifname
-        self.vips = frozenset(vips)
-        self._on_claim = on_claim
-        self._sock: socket.socket | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.mac = b""
+    _open: dict[str, _ArpTap] = {}
 
-    def start(self) -> None:
-        """Open the packet socket on the interface and watch. Raises OSError if it cannot."""
+    def __init__(self, ifname: str) -> None:
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
         try:
             sock.setblocking(False)
-            sock.bind((self.ifname, ETH_P_ARP))
-            self.mac = sock.getsockname()[4]
+            sock.bind((ifname, ETH_P_ARP))
+            self.mac: bytes = sock.getsockname()[4]
         except OSError:
             sock.close()
             raise
-        self._sock = sock
-        self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(sock.fileno(), self._readable)
+        self.ifname = ifname
+        self.sock = sock
+        self.watchers: list[ConflictWatcher] = []
+        self.loop = asyncio.get_running_loop()
+        self.loop.add_reader(sock.fileno(), self._readable)
 
-    def probe(self, sender: ipaddress.IPv4Address) -> int:
-        """Ask once for each VIP from ``sender`` (our own address); a holder answers.
+    @classmethod
+    def acquire(cls, ifname: str, watcher: ConflictWatcher) -> _ArpTap:
+        """The open tap on ``ifname`` (a new one if none, or if the interface was recreated
+        or the loop changed), with ``watcher`` registered. Raises OSError if it cannot."""
+        tap = cls._open.get(ifname)
+        if tap is None or tap._stale():
+            tap = cls(ifname)
+            cls._open[ifname] = tap
+        tap.watchers.append(watcher)
+        return tap
 
-        Returns the number of requests sent; send errors (link down) are not the caller's
-        business here, the next takeover probes again.
-        """
-        if self._sock is None:
-            return 0
-        sent = 0
-        for vip in sorted(self.vips):
-            try:
-                self._sock.send(arp_request_frame(self.mac, sender, vip))
-                sent += 1
-            except OSError:
-                pass
-        return sent
+    def release(self, watcher: ConflictWatcher) -> None:
+        """Unregister ``watcher``; the last one out closes the socket."""
+        if watcher in self.watchers:
+            self.watchers.remove(watcher)
+        if self.watchers:
+            return
+        if self._open.get(self.ifname) is self:
+            del self._open[self.ifname]
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+
+    def _stale(self) -> bool:
+        try:
+            loop = asyncio.get_running_loop()
+            return loop is not self.loop or self.sock.getsockname()[0] != self.ifname
+        except OSError:
+            return True
 
     def _readable(self) -> None:
-        assert self._sock is not None
         for _ in range(64):  # bounded: an ARP flood must not starve the loop
             try:
-                frame, addr = self._sock.recvfrom(2048)
+                frame, addr = self.sock.recvfrom(2048)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
@@ -123,13 +127,52 @@ class ConflictWatcher:
             if claim is None:
                 continue
             ip, mac = claim
-            if ip in self.vips and mac != self.mac:
-                self._on_claim(ip, format_mac(mac))
+            if mac == self.mac:
+                continue
+            for watcher in list(self.watchers):
+                if ip in watcher.vips:
+                    watcher._on_claim(ip, format_mac(mac))
+
+
+class ConflictWatcher:
+    """Reports ARP claims on ``vips`` from any MAC but ``ifname``'s own, until :meth:`close`.
+
+    ``on_claim(vip, mac)`` is called from the loop for every such frame; the caller rate-limits.
+    Watchers on one interface share one packet socket (see :class:`_ArpTap`).
+    """
+
+    def __init__(self, ifname: str, vips: Iterable[ipaddress.IPv4Address],
+                 on_claim: Callable[[ipaddress.IPv4Address, str], None]) -> None:
+        self.ifname = ifname
+        self.vips = frozenset(vips)
+        self._on_claim = on_claim
+        self._tap: _ArpTap | None = None
+        self.mac = b""
+
+    def start(self) -> None:
+        """Watch the interface's ARP traffic. Raises OSError if it cannot."""
+        self._tap = _ArpTap.acquire(self.ifname, self)
+        self.mac = self._tap.mac
+
+    def probe(self, sender: ipaddress.IPv4Address) -> int:
+        """Ask once for each VIP from ``sender`` (our own address); a holder answers.
+
+        Returns the number of requests sent; send errors (link down) are not the caller's
+        business here, the next takeover probes again.
+        """
+        if self._tap is None:
+            return 0
+        sent = 0
+        for vip in sorted(self.vips):
+            try:
+                self._tap.sock.send(arp_request_frame(self.mac, sender, vip))
+                sent += 1
+            except OSError:
+                pass
+        return sent
 
     def close(self) -> None:
         """Stop watching (idempotent)."""
-        if self._sock is not None:
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(self._sock.fileno())
-            self._sock.close()
-            self._sock = None
+        if self._tap is not None:
+            self._tap.release(self)
+            self._tap = None
