@@ -134,7 +134,8 @@ async def get_interface(nl: Netlink, ifname: str) -> InterfaceInfo | None:
     index = await nl.ifindex(ifname)
     if index is None:
         return None
-    links = await nl.dump("get_links", index)
+    # A dump, not get_links(index): that is a netlink 'get' (see Netlink.ifindex).
+    links = [link for link in await nl.dump("link", "dump") if link["index"] == index]
     if not links:
         return None
     link = links[0]
