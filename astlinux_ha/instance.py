@@ -83,6 +83,7 @@ class InstanceRunner:
         self._chain: asyncio.Future[None] | None = None
         self._limiter = RateLimiter(BAD_PACKET_LOG_INTERVAL)
         self._checksum_compat = False
+        self._payloads: dict[tuple[int, Any, bool], bytes] = {}
         # Split brain seen through ARP (see net/conflict.py): watchers while MASTER, one
         # pending confirmation per foreign MAC, MACs already reported in this mastership.
         self._watchers: list[ConflictWatcher] = []
@@ -188,32 +189,16 @@ class InstanceRunner:
         self.deliver(core.TimerExpired(timer))
 
     def send_advert(self, priority: int) -> None:
-        """Build and send one advert (to the group, or once per unicast peer)."""
+        """Send one advert (to the group, or once per unicast peer)."""
         p = self.params
-        interval = p.adver_us // (1_000_000 if p.version == 2 else 10_000)
-        auth_type = self.recv.auth_type if p.version == 2 else AuthType.NONE
-        advert = Advert(
-            version=p.version,
-            vrid=p.vrid,
-            priority=priority,
-            interval=interval,
-            addresses=p.vips,
-            auth_type=auth_type,
-            auth_data=self.recv.auth_password if auth_type is AuthType.PASS else b"",
-        )
         targets = p.unicast_peers or (self.recv.group,)
-        group = self.recv.group if self._checksum_compat else None
+        multicast = self.key.mode.name == "MULTICAST"
         for dst in targets:
-            try:
-                payload = encode(advert, p.primary_address, dst,
-                                 checksum_as_v2=self.recv.checksum_as_v2, mcast_group=group)
-            except PacketError as exc:
-                self.counters["send_error"] += 1
-                self._log_limited(("encode",), f"({self.name}) cannot build advert: {exc}",
-                                  self.shared.loop.time())
+            payload = self._payload(priority, dst)
+            if payload is None:
                 continue
-            error = self.sock.send(payload, dst=None if self.key.mode.name == "MULTICAST"
-                                   else dst, src=p.primary_address)
+            error = self.sock.send(payload, dst=None if multicast else dst,
+                                   src=p.primary_address)
             if error is None:
                 self.counters["sent"] += 1
             else:
@@ -221,6 +206,40 @@ class InstanceRunner:
                 self._log_limited(("send", error.errno),
                                   f"({self.name}) cannot send advert to {dst}: {error.message}",
                                   self.shared.loop.time())
+
+    def _payload(self, priority: int, dst: Any) -> bytes | None:
+        # An advert only varies with the priority and destination (and the checksum variant a
+        # peer asked for): encoding it once instead of every interval is most of the per-advert
+        # cost at 200 instances.
+        key = (priority, dst, self._checksum_compat)
+        payload = self._payloads.get(key)
+        if payload is not None:
+            return payload
+        p = self.params
+        interval = p.adver_us // (1_000_000 if p.version == 2 else 10_000)
+        auth_type = self.recv.auth_type if p.version == 2 else AuthType.NONE
+        try:
+            advert = Advert(
+                version=p.version,
+                vrid=p.vrid,
+                priority=priority,
+                interval=interval,
+                addresses=p.vips,
+                auth_type=auth_type,
+                auth_data=self.recv.auth_password if auth_type is AuthType.PASS else b"",
+            )
+            payload = encode(advert, p.primary_address, dst,
+                             checksum_as_v2=self.recv.checksum_as_v2,
+                             mcast_group=self.recv.group if self._checksum_compat else None)
+        except PacketError as exc:
+            self.counters["send_error"] += 1
+            self._log_limited(("encode",), f"({self.name}) cannot build advert: {exc}",
+                              self.shared.loop.time())
+            return None
+        if len(self._payloads) > 16:
+            self._payloads.clear()
+        self._payloads[key] = payload
+        return payload
 
     # ------------------------------------------------------------ netlink chain
 
