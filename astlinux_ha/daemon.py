@@ -8,6 +8,7 @@ sockets, netlink and the event loop are all created after it.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import signal
@@ -39,6 +40,27 @@ def _detach() -> None:
     ctx.open()
 
 
+M_MMAP_THRESHOLD = -3  # glibc <malloc.h>
+MMAP_THRESHOLD = 128 * 1024  # glibc's default, made fixed
+
+
+def steady_malloc() -> bool:
+    """Fix glibc's mmap threshold at its default (128 KiB); True when set.
+
+    asyncio reads every datagram (each netlink answer or event) into a fresh 256 KiB buffer
+    and shrinks it to the message. glibc's dynamic threshold moves up after the first such
+    buffer is freed, so from then on they are carved from the heap, and the heap kept growing
+    around the small survivors for hundreds of failovers (issue 9: master +2.3 MB over 300
+    cable pulls, flat only after ~500). Fixed, they are mmap'd and returned whole: +0.8 MB by
+    pull 300, nearly all in the first 100, then flat to 600. A no-op where mallopt is missing.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    except (OSError, AttributeError):
+        return False
+
+
 def run(options: Options, config: Config) -> int:
     """Run the daemon until SIGTERM/SIGINT; returns the process exit code."""
     try:
@@ -48,6 +70,7 @@ def run(options: Options, config: Config) -> int:
         return EXIT_START_FAILED
     if not options.dont_fork:
         _detach()
+    steady_malloc()
     pidfile.write(options.pid_file)
     log = setup_logging(
         console=options.log_console,
