@@ -6,7 +6,7 @@ STAMP := $(VENV)/.deps-stamp
 # Debian packages the lab, the interop tests and the service tests use.
 APT_PKGS := keepalived iproute2 tcpdump iputils-ping busybox dash shellcheck procps kmod nftables util-linux
 
-.PHONY: deps test test-unit lint demo bench clean wheels install uninstall
+.PHONY: deps test test-unit lint demo bench bench-long clean wheels install uninstall
 
 deps: $(STAMP)
 
@@ -40,6 +40,11 @@ demo: deps wheels
 bench: deps
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m bench
+
+# The long run of the hardening issue: 100 warm-up + 200 cable pulls, the flood vs keepalived.
+bench-long: deps
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) -m bench --only longrun
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .coverage build *.egg-info

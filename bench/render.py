@@ -198,6 +198,10 @@ def render(results: dict) -> str:
     if results.get("config"):
         rows += config_rows(results["config"])
     parts.append(table(rows))
+    if results.get("longrun"):
+        from .long_run import render as render_long_run
+
+        parts += ["", render_long_run(results["longrun"])]
     mixed = results.get("mixed", {})
     if mixed:
         mreps = results["settings"].get("mixed_reps", reps)
