@@ -6,9 +6,10 @@ box's interfaces), ``unshare`` gives a private mount namespace that nothing prop
 the script then lays out:
 
   /etc, /usr/local, /var  overlays on the host's, upper layers on a scratch tmpfs (thrown away)
-  /tmp                    tmpfs, with /tmp/etc (AstLinux's /etc links point there)
+  /tmp                    an overlay the same way, with /tmp/etc (AstLinux's /etc links point
+                          there); the host's files stay readable, nothing written reaches it
   /run (= /var/run)       tmpfs; /var/state tmpfs
-  /mnt                    tmpfs holding only kd, a bind of the box's host directory, so it
+  /mnt                    an overlay, with kd a bind of the box's host directory, so it
                           survives a reboot (a new holder) like the real persistent partition
   /etc/keepalived         -> /tmp/etc/keepalived, as the AstLinux image ships it
 
@@ -17,7 +18,7 @@ when present, are extra read-only layers on top of the host's, under the box's w
 ``make install DESTDIR=DIR`` lands there, so what it installed survives a reboot of the box the way
 the files of AstLinux's read-only image do, while everything written at run time is thrown away.
 
-The scratch tmpfs is mounted on /tmp only while the overlays are created, then unmounted: the
+The scratch tmpfs is mounted on /run only while the overlays are created, then unmounted: the
 overlays keep their private clone of it, so nothing of it stays visible in the box.
 """
 
@@ -40,33 +41,40 @@ def holder_script(kd_dir: str, image_dir: str | None = None) -> str:
     kd = shlex.quote(kd_dir)
     lines = [
         "set -eu",
-        # The /mnt/kd bind comes first: its host path may lie under /var, overlaid below.
-        "mount -t tmpfs -o mode=0755 lab-mnt /mnt",
-        "mkdir /mnt/kd",
-        f"mount --bind {kd} /mnt/kd",
-        "mount -t tmpfs -o mode=0700 lab-scratch /tmp",
+        # Scratch for the overlays' upper layers, on /run until /run gets its own tmpfs.
+        "mount -t tmpfs -o mode=0700 lab-scratch /run",
     ]
-    for target, tag in _OVERLAYS:
+
+    def overlay(target: str, tag: str) -> None:
         lower = target
         if image_dir is not None and target in _IMAGE_LAYERS:
             layer = os.path.join(image_dir, target.lstrip("/"))
             if os.path.isdir(layer):
                 lower = f"{layer}:{target}"
-        lines += [
-            f"mkdir /tmp/{tag}.upper /tmp/{tag}.work",
-            f"mount -t overlay -o lowerdir={lower},upperdir=/tmp/{tag}.upper,"
-            f"workdir=/tmp/{tag}.work lab-{tag} {target}",
-        ]
+        lines.extend([
+            f"mkdir /run/{tag}.upper /run/{tag}.work",
+            f"mount -t overlay -o lowerdir={lower},upperdir=/run/{tag}.upper,"
+            f"workdir=/run/{tag}.work lab-{tag} {target}",
+        ])
+
+    # /mnt and /tmp are overlays too, not empty tmpfs: whatever the host keeps there (the
+    # checkout these tests run from, under /tmp in a CI clone) stays visible in the box, and
+    # what the box writes there stays in the box.
+    overlay("/mnt", "mnt")
+    # The /mnt/kd bind comes before /var is overlaid: its host path may lie under /var.
+    lines += ["mkdir -p /mnt/kd", f"mount --bind {kd} /mnt/kd"]
+    for target, tag in _OVERLAYS:
+        overlay(target, tag)
+    overlay("/tmp", "tmp")
     lines += [
-        "umount /tmp",
-        "mount -t tmpfs -o mode=1777 lab-tmp /tmp",
-        "mkdir -m 0755 /tmp/etc",
+        "umount /run",
+        "mkdir -p -m 0755 /tmp/etc",
         "mount -t tmpfs -o mode=0755 lab-run /run",
         # On hosts where /var/run is a directory rather than the usual link to /run.
         "[ -L /var/run ] || mount -t tmpfs -o mode=0755 lab-varrun /var/run",
         "mkdir -p /var/state",
         "mount -t tmpfs -o mode=0755 lab-state /var/state",
-        "rm -rf /etc/keepalived",
+        "rm -rf /etc/keepalived /tmp/etc/keepalived",
         "ln -s /tmp/etc/keepalived /etc/keepalived",
         f"echo {READY}",
         "exec sleep infinity </dev/null >/dev/null 2>&1",
