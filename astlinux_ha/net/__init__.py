@@ -29,12 +29,10 @@ Links (:mod:`.links`)::
     await watcher.start()                    # current state arrives as events before it returns
     watcher.link("eth0"); watcher.addresses("eth0"); await watcher.close()
 
-Announcements (:mod:`.announce`, :mod:`.garp_schedule`)::
+Announcements (:mod:`.announce`; when to send them is the VRRP core's: its GARP timers)::
 
     announcer = Announcer(garp_interval=0.0, gna_interval=0.0)
-    schedule = AnnouncementSchedule(announcer)
-    schedule.start_master("VI_1", "eth0", [vip.address ...], GarpPlan(repeat=5, delay=5.0))
-    schedule.stop("VI_1")
+    await announcer.announce("eth0", [vip.address ...], repeat=5)   # -> AnnounceResult
 """
 
 from .addresses import (
@@ -47,7 +45,6 @@ from .addresses import (
     scope_id,
 )
 from .announce import Announcer, AnnounceResult, garp_frame, unsolicited_na_frame
-from .garp_schedule import AnnouncementSchedule, GarpPlan
 from .interfaces import IfAddress, InterfaceInfo, get_interface, link_is_up
 from .links import AddressEvent, LinkEvent, LinkWatcher
 from .netlink import Netlink, describe_error
@@ -71,10 +68,8 @@ __all__ = [
     "AddressEvent",
     "AddressManager",
     "AnnounceResult",
-    "AnnouncementSchedule",
     "Announcer",
     "Failure",
-    "GarpPlan",
     "IfAddress",
     "InterfaceInfo",
     "LinkEvent",
