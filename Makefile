@@ -59,6 +59,9 @@ WHEELHOUSE ?=
 PIP_SOURCE = $(if $(WHEELHOUSE),--no-index --find-links $(WHEELHOUSE),)
 
 wheels: deps
+	# setuptools packs whatever is left in build/lib: a module deleted from the tree must not
+	# come back in the wheel.
+	rm -rf build/lib
 	$(PY) -m pip wheel -q -w build/wheelhouse .
 
 install:
