@@ -25,7 +25,6 @@ from astlinux_ha.net import (
     LinkWatcher,
     Netlink,
     Received,
-    SocketKey,
     SocketPool,
     get_interface,
 )
@@ -104,6 +103,8 @@ class Supervisor:
         # Packets no instance could take (too short to carry a VRID, a VRID we do not run).
         self.counters: dict[str, int] = {}
         self._status_due = False
+        # The last index seen per interface name: a re-created link gets a new one.
+        self._ifindexes: dict[str, int] = {}
         self._written_counters: dict[str, dict[str, int]] = {}
 
     # ------------------------------------------------------------ main
@@ -351,8 +352,7 @@ class Supervisor:
                          if t.kind is TrackKind.ADDRESS and t.name not in present)
 
     def _ifindex_changed(self, event: LinkEvent) -> bool:
-        known = getattr(self, "_ifindexes", {})
-        self._ifindexes = known
+        known = self._ifindexes
         before = known.get(event.ifname)
         if not event.exists:
             # Keep the old index: the re-created link comes back with a new one, and the
@@ -543,4 +543,4 @@ def _same_globals(a: cfg.Config, b: cfg.Config) -> bool:
     )
 
 
-__all__ = ["Supervisor", "SocketKey"]
+__all__ = ["Supervisor"]
