@@ -336,6 +336,7 @@ _INSTANCE_FLAGS = {
     "accept": "accept",
     "v3_checksum_as_v2": "v3_checksum_as_v2",
     "notify_priority_changes": "notify_priority_changes",
+    "track_src_ip": "track_src_ip",
 }
 
 

@@ -296,6 +296,9 @@ class VrrpInstance:
     track_interfaces: tuple[TrackInterface, ...] = ()
     track_scripts: tuple[TrackScriptRef, ...] = ()
     dont_track_primary: bool = False
+    # Accepted for keepalived configs; a configured unicast_src_ip/mcast_src_ip is tracked
+    # (removed from the interface -> FAULT) whether or not it is set.
+    track_src_ip: bool = False
     notifies: Notifies = field(default_factory=Notifies)
     notify_priority_changes: bool = False
     garp: Garp = field(default_factory=Garp)

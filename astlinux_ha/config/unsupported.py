@@ -43,7 +43,6 @@ UNSUPPORTED_INSTANCE = frozenset(
         "native_ipv6",
         "vrf",
         "mcast_dst_ip",
-        "track_src_ip",
         "no_virtual_ipaddress",
         "promote_secondaries",
         "linkbeat_use_polling",

@@ -197,6 +197,11 @@ CASES: list[Case] = [
         ),
     ),
     (
+        "track_src_ip accepted without a warning",
+        inst("track_src_ip"),
+        lambda r: only(r).track_src_ip and not r.problems,
+    ),
+    (
         "unsupported keyword named",
         inst("use_vmac"),
         lambda r: "not supported" in messages(r, Severity.WARNING)[0],
