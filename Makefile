@@ -41,7 +41,8 @@ bench: deps
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m bench
 
-# The long run of the hardening issue: 100 warm-up + 200 cable pulls, the flood vs keepalived.
+# Only the long run (also part of `make bench`): 100 warm-up + 200 cable pulls, then the
+# hostile kinds and the flood, ours and keepalived.
 bench-long: deps
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m bench --only longrun

@@ -29,10 +29,6 @@ from .render import render
 from .stats import master_down_interval
 
 SECTIONS = ("failover", "mixed", "jitter", "scale", "config", "longrun")
-# The long run (issue 9: 200 cable pulls after a warm-up, and the 10 s flood against both
-# daemons) adds ~5 minutes; with it the default run would pass the 15-minute budget, so it
-# runs on request: `make bench-long` or `--only longrun`.
-DEFAULT_SECTIONS = SECTIONS[:-1]
 RESULTS = Path(__file__).resolve().parent / "results"
 MIXED_VARIANTS = ("v2-1s-uni", "v3-50ms-uni")
 OURS, THEIRS = Daemon.ASTLINUX_HA, Daemon.KEEPALIVED
@@ -89,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: needs root (network namespaces)", file=sys.stderr)
         return 2
     reps = args.reps or (1 if args.quick else 3)
-    sections = args.only or list(DEFAULT_SECTIONS)
+    sections = args.only or list(SECTIONS)
     settings = {
         "reps": reps,
         "mixed_reps": reps,
@@ -98,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         "scale_sizes": [1, 50, 200],
         "scale_window_s": 5.0 if args.quick else 20.0,
         "scale_start_reps": reps,
+        "pulls": 20 if args.quick else 200,
+        "warmup": 10 if args.quick else 100,
         "sections": sections,
         "quick": args.quick,
     }
@@ -106,39 +104,43 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"date": datetime.now().strftime("%Y-%m-%d %H:%M"), "machine": machine(),
                      "settings": settings, "log": []}
     log: list[str] = results["log"]
+    took: dict[str, float] = results.setdefault("section_s", {})
+
     def echo(line: str) -> None:
         print(line, flush=True)
 
+    def timed(section: str, title: str, measure) -> None:
+        if section in sections:
+            echo(f"== {title}")
+            t0 = time.monotonic()
+            results[section] = measure()
+            took[section] = round(time.monotonic() - t0, 1)
+            echo(f"   ({section}: {took[section]:.0f} s)")
+
+    def scale_section() -> dict:
+        out = scale.run(seed, settings["scale_sizes"], settings["scale_window_s"], reps, log,
+                        echo)
+        out["master_down"] = master_down_interval(1.0, 100, 2)
+        return out
+
     with Lab() as lab:
         seed = Seed.build(lab)
-        if "failover" in sections:
-            echo("== rows 1: ours vs keepalived, same daemon on both boxes")
-            results["failover"] = {
-                v.key: run_pairs(seed, v, [(OURS, OURS), (THEIRS, THEIRS)], reps, log, echo)
-                for v in VARIANTS}
-        if "mixed" in sections:
-            echo("== rows 2: mixed pairs")
-            results["mixed"] = {
-                key: run_pairs(seed, next(v for v in VARIANTS if v.key == key),
-                               [(OURS, THEIRS), (THEIRS, OURS)], reps, log, echo)
-                for key in settings["mixed_variants"]}
-        if "jitter" in sections:
-            echo("== row 3: advert jitter on the wire")
-            results["jitter"] = jitter.run(seed, settings["jitter_seconds"], log, echo)
-        if "scale" in sections:
-            echo("== row 4: cost at scale")
-            results["scale"] = scale.run(seed, settings["scale_sizes"],
-                                         settings["scale_window_s"], reps, log, echo)
-            results["scale"]["master_down"] = master_down_interval(1.0, 100, 2)
-        if "config" in sections:
-            echo("== row 5: config parse, 255 instances x 20 VIPs")
-            results["config"] = {"parse": parse_in_subprocess(),
-                                 "cli": config_parse.run_cli(seed.master, reps)}
-    if "longrun" in sections:
-        # It builds its own labs: two of our daemons for the pulls, one per flood.
-        echo("== long run: cable pulls and the hostile flood")
-        results["longrun"] = long_run.run(pulls=20 if args.quick else 200,
-                                          warmup=10 if args.quick else 100)
+        timed("failover", "rows 1: ours vs keepalived, same daemon on both boxes", lambda: {
+            v.key: run_pairs(seed, v, [(OURS, OURS), (THEIRS, THEIRS)], reps, log, echo)
+            for v in VARIANTS})
+        timed("mixed", "rows 2: mixed pairs", lambda: {
+            key: run_pairs(seed, next(v for v in VARIANTS if v.key == key),
+                           [(OURS, THEIRS), (THEIRS, OURS)], reps, log, echo)
+            for key in settings["mixed_variants"]})
+        timed("jitter", "row 3: advert jitter on the wire",
+              lambda: jitter.run(seed, settings["jitter_seconds"], log, echo))
+        timed("scale", "row 4: cost at scale", scale_section)
+        timed("config", "row 5: config parse, 255 instances x 20 VIPs", lambda: {
+            "parse": parse_in_subprocess(), "cli": config_parse.run_cli(seed.master, reps)})
+    # The long run builds its own labs: two of our daemons for the pulls, then per daemon
+    # the seed pair and an attacker for the hostile kinds and the flood.
+    timed("longrun", "long run: cable pulls, hostile kinds and the flood, ours and keepalived",
+          lambda: long_run.run(pulls=settings["pulls"], warmup=settings["warmup"]))
     results["duration_s"] = round(time.time() - started, 1)
     # Other work on the machine skews CPU and timing rows: say how busy it was.
     results["machine"]["loadavg_end"] = os.getloadavg()

@@ -1,9 +1,9 @@
-"""The long run (issue 9), not in CI: cable pulls between two of our daemons, then the hostile
-flood against ours and against keepalived, side by side.
+"""The long run (issue 9), in ``make bench``, not in CI: cable pulls between two of our
+daemons, then the hostile kinds and the flood against ours and against keepalived, side by side.
 
-``python -m bench.long_run`` (root). Defaults are a short run (~3 minutes); the issue's full
-run is ``--pulls 200 --flood-seconds 10 --reps 3`` (~15 minutes). It prints a Markdown table
-and one JSON document (``--json PATH`` writes it too).
+``python -m bench.long_run`` (root) alone: defaults are a short run (~3 minutes); the bench's
+is ``--pulls 200`` (~5 minutes with the rest). It prints the table rows, the per-kind table and
+one JSON document (``--json PATH`` writes it too).
 
 * Cable pulls: the master's cable is pulled until the backup holds the VIP, then plugged back
   until the master holds it again, ``--pulls`` times, with v3 adverts every ``--advert-int``
@@ -14,10 +14,14 @@ and one JSON document (``--json PATH`` writes it too).
   heap grows to its working size over the first failovers and then stays (master, 600
   pulls: +710 KiB by pull 100, +120 KiB from 100 to 600, nothing from 300 to 600); the
   growth since the first cycle, warm-up included, is reported too.
-* Flood: the seed's exact config (v2, 1 s, unicast, vrrp_check_unicast_src), an attacker box
-  sends ``--rate`` mixed junk and forged adverts per second at the master for
-  ``--flood-seconds`` (bench.hostile); did the VIP move, how late were the master's adverts on
-  the wire, how much CPU did the daemon use.
+* Hostile kinds (bench.attack.measure_kinds): the seed's exact config (v2, 1 s, unicast,
+  vrrp_check_unicast_src) on both boxes, an attacker box sends ``--kinds-count`` packets of
+  each kind of bench.hostile at the master, the backup and 224.0.0.18, one kind at a time;
+  per kind: did the VIP move, did anyone change state, did both live, which of the daemon's
+  own refusal counters (SIGUSR2 stats) grew, how many log lines it wrote.
+* Flood: then, in the same lab, ``--rate`` mixed junk and forged adverts per second at the
+  master for ``--flood-seconds``; did the VIP move, how late were the master's adverts on the
+  wire, how much CPU did the daemon use.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ import psutil
 
 from astlinux_ha.lab import Daemon, Lab, LabError, daemons
 
-from . import hostile
+from . import attack, hostile
+from .render import table
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "etc" / "keepalived"
@@ -113,19 +118,26 @@ def cable_pulls(pulls: int, advert_int: float, timeout: float = 10.0, warmup: in
     }
 
 
-def flood(daemon: Daemon, seconds: float, rate: float) -> dict:
-    """The seed pair running ``daemon``, flooded at the master from an attacker box."""
+def hostile_run(daemon: Daemon, seconds: float, rate: float, kinds_count: int = 10) -> dict:
+    """The seed pair running ``daemon``, an attacker box: first every hostile kind in turn at
+    both boxes and 224.0.0.18 (``kinds_count`` of each, 0 to skip), then the flood at the
+    master (``seconds`` 0 to skip)."""
     with Lab() as lab:
         master, backup, _client = lab.add_seed_boxes()
         pm = _start(master, daemon, seed_conf("master"))
-        _start(backup, daemon, seed_conf("backup"))
+        pb = _start(backup, daemon, seed_conf("backup"))
         lab.wait_for_holders(VIP, ["master"], 15)
         time.sleep(2)  # the backup has heard a few adverts
         attacker = lab.add_box(*ATTACKER)
-        result = hostile.measure_flood(lab, master, backup, attacker, pm.pid, vip=VIP,
-                                       advert_int=1.0, seconds=seconds, rate=rate)
-        result["daemon"] = daemon.value
-        result["master_alive"] = pm.alive()
+        result: dict = {"daemon": daemon.value}
+        if kinds_count:
+            result["kinds"] = attack.measure_kinds(
+                lab, {"master": (master, pm), "backup": (backup, pb)}, attacker, daemon,
+                vip=VIP, count=kinds_count)
+        if seconds:
+            flood = attack.measure_flood(lab, master, backup, attacker, pm.pid, vip=VIP,
+                                         advert_int=1.0, seconds=seconds, rate=rate)
+            result["flood"] = {**flood, "daemon": daemon.value, "master_alive": pm.alive()}
     return result
 
 
@@ -141,43 +153,135 @@ def _fmt(value, unit: str = "") -> str:
         f"{value}{unit}")
 
 
-def render(results: dict) -> str:
-    """Markdown: the cable-pull row, then one flood row per daemon and repetition."""
-    lines = ["| long run | result |", "|---|---|"]
+def _kind_cell(row: dict) -> str:
+    """What one daemon did about one kind: held or not, and what it counted where."""
+    boxes = row["boxes"]
+    trouble = []
+    if row["vip_moved"]:
+        trouble.append("**VIP moved**")
+    changes = sum(b["state_changes"] for b in boxes.values())
+    if changes:
+        trouble.append(f"**{changes} state changes**")
+    trouble += [f"**{name} died**" for name, b in boxes.items() if not b["alive"]]
+    counted = [f"{name[0]}: " + ", ".join(f"{k} +{v}" for k, v in sorted(b["counted"].items()))
+               for name, b in boxes.items() if b["counted"]]
+    logged = "/".join(str(b["log_lines"]) for b in boxes.values())
+    return "; ".join([", ".join(trouble) or "held",
+                      "counted " + "; ".join(counted) if counted else "not counted",
+                      f"{logged} log lines"])
+
+
+def _kinds_held(rows: list[dict]) -> tuple[int, int]:
+    """(kinds that moved nothing and killed nobody, kinds counted in the stats)."""
+    held = sum(not r["vip_moved"] and all(
+        b["alive"] and not b["state_changes"] for b in r["boxes"].values()) for r in rows)
+    counted = sum(any(b["counted"] for b in r["boxes"].values()) for r in rows)
+    return held, counted
+
+
+def table_rows(results: dict) -> list[list[str]]:
+    """Rows for the main table (Scenario, Measure, Target, ours, keepalived, Met)."""
+    rows: list[list[str]] = []
     pulls = results.get("cable_pulls")
     if pulls:
-        g, t = pulls["growth"], pulls["growth_since_first"]
-        lines.append(
-            f"| {pulls['warmup']} warm-up + {pulls['pulls']} measured cable pulls/replugs "
-            f"({pulls['failovers']} failovers, {pulls['seconds']} s) | "
-            f"{len(pulls['failures'])} wrong; over the {pulls['pulls']} measured pulls: RSS "
-            f"growth {g['master']['rss_kb']}/{g['backup']['rss_kb']} KiB (since the first "
-            f"pull, warm-up included: {t['master']['rss_kb']}/{t['backup']['rss_kb']} KiB), fds "
-            f"{g['master']['fds']:+d}/{g['backup']['fds']:+d}, threads "
-            f"{g['master']['threads']:+d}/{g['backup']['threads']:+d} (master/backup) |")
-    floods = results.get("flood", [])
-    if floods:
-        lines += ["", "| flood at the master | VIP moved | adverts p99 late | max late | CPU |",
-                  "|---|---|---|---|---|"]
-        for r in floods:
-            late = r["lateness_ms"]
-            moved = "**yes** " + ", ".join(f"{k}: {v}" for k, v in r["holders"].items()) if (
-                r["vip_moved"]) else "no"
-            lines.append(f"| {r['daemon']}, {r['flood']['sent']} pkts in "
-                         f"{r['flood']['seconds']} s | {moved} | {_fmt(late['p99'], ' ms')} | "
-                         f"{_fmt(late['max'], ' ms')} | {_fmt(r['cpu_percent'], ' %')} |")
+        label = (f"long run: {pulls['pulls']} cable pulls after {pulls['warmup']} warm-up, "
+                 f"v3 {pulls['advert_int'] * 1000:g} ms, ours on both boxes")
+        g = pulls["growth"]
+        wrong = len(pulls["failures"])
+        rows.append([label, f"wrong failovers of {pulls['failovers']}", "0", str(wrong), "-",
+                     "yes" if wrong == 0 else "**no**"])
+        rss = max(b["rss_kb"] for b in g.values())
+        t = pulls["growth_since_first"]
+        rows.append([label, "RSS growth, master / backup (since the first pull)", "< 1 MiB",
+                     f"{g['master']['rss_kb']} / {g['backup']['rss_kb']} KiB "
+                     f"({t['master']['rss_kb']} / {t['backup']['rss_kb']} KiB)", "-",
+                     "yes" if rss < 1024 else "**no**"])
+        steady = all(b["fds"] == 0 and b["threads"] == 0 for b in g.values())
+        rows.append([label, "open fds and threads, change", "0",
+                     ", ".join(f"{b['fds']:+d} / {b['threads']:+d}" for b in g.values()), "-",
+                     "yes" if steady else "**no**"])
+    by = _by_daemon(results)
+    ours, theirs = by.get(Daemon.ASTLINUX_HA.value, {}), by.get(Daemon.KEEPALIVED.value, {})
+    if ours.get("kinds") or theirs.get("kinds"):
+        n = len(hostile.KINDS)
+        label = "seed config, hostile packets of 11 kinds at master, backup, 224.0.0.18"
+        h_o, c_o = _kinds_held(ours.get("kinds", []))
+        h_t, c_t = _kinds_held(theirs.get("kinds", []))
+        have_o, have_t = bool(ours.get("kinds")), bool(theirs.get("kinds"))
+        rows.append([label, "kinds with no state change, VIP kept, both alive", f"{n} of {n}",
+                     f"{h_o} of {n}" if have_o else "-", f"{h_t} of {n}" if have_t else "-",
+                     ("yes" if h_o == n else "**no**") if have_o else "-"])
+        rows.append([label, "kinds counted in the daemon's stats (SIGUSR2)", f"{n} of {n}",
+                     f"{c_o} of {n}" if have_o else "-", f"{c_t} of {n}" if have_t else "-",
+                     ("yes" if c_o == n else "**no**") if have_o else "-"])
+    fo, ft = ours.get("floods", []), theirs.get("floods", [])
+    if fo or ft:
+        sent = (fo or ft)[0]["flood"]
+        label = (f"seed config, flood at the master: {sent['sent']} packets in "
+                 f"{sent['seconds']:.0f} s")
+        moved_o = sum(r["vip_moved"] for r in fo)
+        rows.append([label, "runs where the VIP moved", "0",
+                     f"{moved_o} of {len(fo)}" if fo else "-",
+                     f"{sum(r['vip_moved'] for r in ft)} of {len(ft)}" if ft else "-",
+                     ("yes" if moved_o == 0 else "**no**") if fo else "-"])
+        p99 = [r["lateness_ms"]["p99"] for r in fo]
+        rows.append([label, "master's adverts on the wire: lateness p99 (max)", "< 20 ms",
+                     _late(fo), _late(ft),
+                     ("yes" if p99 and all(v is not None and v < 20 for v in p99) else "**no**")
+                     if fo else "-"])
+        rows.append([label, "daemon CPU, % of one core", "",
+                     ", ".join(_fmt(r["cpu_percent"], " %") for r in fo) or "-",
+                     ", ".join(_fmt(r["cpu_percent"], " %") for r in ft) or "-", "-"])
+    return rows
+
+
+def _late(floods: list[dict]) -> str:
+    if not floods:
+        return "-"
+    return ", ".join(f"{_fmt(late['p99'], ' ms')} ({_fmt(late['max'], ' ms')})"
+                     for late in (r["lateness_ms"] for r in floods))
+
+
+def _by_daemon(results: dict) -> dict[str, dict]:
+    """Per daemon: its hostile-kind rows and its flood runs."""
+    by: dict[str, dict] = {}
+    for run_ in results.get("hostile", []):
+        d = by.setdefault(run_["daemon"], {"kinds": [], "floods": []})
+        if run_.get("kinds") and not d["kinds"]:
+            d["kinds"] = run_["kinds"]
+        if run_.get("flood"):
+            d["floods"].append(run_["flood"])
+    return by
+
+
+def render(results: dict) -> str:
+    """Markdown: every hostile kind, astlinux-ha beside keepalived."""
+    by = _by_daemon(results)
+    ours = {r["kind"]: r for r in by.get(Daemon.ASTLINUX_HA.value, {}).get("kinds", [])}
+    theirs = {r["kind"]: r for r in by.get(Daemon.KEEPALIVED.value, {}).get("kinds", [])}
+    if not ours and not theirs:
+        return ""
+    count = next(iter((ours or theirs).values()))["sent"]
+    lines = [f"Hostile kinds, {count} packets of each (a third each at the master, the backup "
+             "and 224.0.0.18), seed config on both boxes: what each daemon did. m/b = master/"
+             "backup; counters that grew by at least half the packets aimed at that box.", "",
+             "| kind | astlinux-ha | keepalived |", "|---|---|---|"]
+    for kind in hostile.KINDS:
+        a, b = ours.get(kind), theirs.get(kind)
+        lines.append(f"| {kind} | {_kind_cell(a) if a else '-'} | {_kind_cell(b) if b else '-'} |")
     return "\n".join(lines)
 
 
 def run(pulls: int = 20, advert_int: float = 0.1, flood_seconds: float = 10.0,
         rate: float = 10_000, reps: int = 1,
         daemons_: tuple[Daemon, ...] = (Daemon.ASTLINUX_HA, Daemon.KEEPALIVED),
-        warmup: int = 100) -> dict:
-    """Everything, in order; the raw results."""
+        warmup: int = 100, kinds_count: int = 10) -> dict:
+    """Everything, in order; the raw results. The hostile kinds run in the first repetition."""
     results: dict = {}
     if pulls:
         results["cable_pulls"] = cable_pulls(pulls, advert_int, warmup=warmup)
-    results["flood"] = [flood(d, flood_seconds, rate) for _ in range(reps) for d in daemons_]
+    results["hostile"] = [hostile_run(d, flood_seconds, rate, kinds_count if rep == 0 else 0)
+                          for rep in range(reps) for d in daemons_]
     return results
 
 
@@ -191,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--flood-seconds", type=float, default=10.0)
     p.add_argument("--rate", type=float, default=10_000)
     p.add_argument("--reps", type=int, default=1, help="flood repetitions per daemon")
+    p.add_argument("--kinds-count", type=int, default=10,
+                   help="packets of each hostile kind per target (0: skip the kinds)")
     p.add_argument("--ours-only", action="store_true")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
@@ -199,15 +305,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     which = (Daemon.ASTLINUX_HA,) if args.ours_only else (Daemon.ASTLINUX_HA, Daemon.KEEPALIVED)
     results = run(args.pulls, args.advert_int, args.flood_seconds, args.rate, args.reps, which,
-                  warmup=args.warmup)
+                  warmup=args.warmup, kinds_count=args.kinds_count)
+    print(table(table_rows(results)))
+    print()
     print(render(results))
     text = json.dumps(results, indent=2, default=str)
     if args.json:
         args.json.write_text(text + "\n")
     print(text)
     pulls_ok = results.get("cable_pulls", {}).get("ok", True)
-    ours_ok = all(not r["vip_moved"] for r in results["flood"]
-                  if r["daemon"] == Daemon.ASTLINUX_HA.value)
+    ours = _by_daemon(results).get(Daemon.ASTLINUX_HA.value, {})
+    held, _counted = _kinds_held(ours.get("kinds", []))
+    ours_ok = (not any(r["vip_moved"] for r in ours.get("floods", []))
+               and held == len(ours.get("kinds", [])))
     return 0 if pulls_ok and ours_ok else 1
 
 

@@ -197,11 +197,14 @@ def render(results: dict) -> str:
         rows += scale_rows(results["scale"], results["scale"].get("master_down", 3.61))
     if results.get("config"):
         rows += config_rows(results["config"])
+    if results.get("longrun"):
+        from .long_run import render as render_kinds
+        from .long_run import table_rows as long_run_rows
+
+        rows += long_run_rows(results["longrun"])
     parts.append(table(rows))
     if results.get("longrun"):
-        from .long_run import render as render_long_run
-
-        parts += ["", render_long_run(results["longrun"])]
+        parts += ["", render_kinds(results["longrun"])]
     mixed = results.get("mixed", {})
     if mixed:
         mreps = results["settings"].get("mixed_reps", reps)

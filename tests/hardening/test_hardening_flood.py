@@ -13,7 +13,7 @@ import re
 import pytest
 from hardening_util import ATTACKER, VIP, pair, stats
 
-from bench import hostile
+from bench import attack
 
 pytestmark = [pytest.mark.root]
 FLOOD_SECONDS = 5.0
@@ -24,7 +24,7 @@ ADVERT_INT = 0.05
 def test_flood_at_the_master_moves_nothing_and_adverts_stay_on_schedule(lab):
     master, backup, pm, pb = pair(lab, advert_int=ADVERT_INT, version=3)
     attacker = lab.add_box(*ATTACKER)
-    result = hostile.measure_flood(lab, master, backup, attacker, pm.pid, vip=VIP,
+    result = attack.measure_flood(lab, master, backup, attacker, pm.pid, vip=VIP,
                                    advert_int=ADVERT_INT, seconds=FLOOD_SECONDS, rate=RATE)
     print(result)
     flood = result["flood"]

@@ -125,3 +125,75 @@ def test_render_whole_report():
     assert "2.00 % (2.0×)" in text and "**no**" in text  # CPU ratio 2.0 ok, RSS 3.1x not
     assert "master ours, backup keepalived" in text
     assert text.count("\n| ---") == 2
+
+
+KEEPALIVED_STATS = """\
+VRRP Instance: VI_1
+  Advertisements:
+    Received: 7
+    Sent: 0
+  Became master: 1
+  Packet Errors:
+    Length: 3
+    Invalid Type: 0
+  Authentication Errors:
+    Invalid Type: 2
+"""
+OUR_STATS = """\
+------< astlinux-ha VRRP statistics, 2026-11-25 11:00:00 >------
+
+VRRP Instance: VI_1
+  checksum: 4
+  sent: 12
+
+Packets for no instance:
+  short packet: 5
+
+Link watcher re-syncs: 0
+"""
+
+
+def test_parse_stats_keeps_sections_apart():
+    from bench.attack import parse_stats
+
+    ka = parse_stats(KEEPALIVED_STATS)
+    assert ka["Packet Errors/Length"] == 3 and ka["Advertisements/Received"] == 7
+    assert ka["Packet Errors/Invalid Type"] == 0 and ka["Authentication Errors/Invalid Type"] == 2
+    assert ka["Became master"] == 1
+    ours = parse_stats(OUR_STATS)
+    assert ours == {"checksum": 4, "sent": 12, "Packets for no instance/short packet": 5,
+                    "Link watcher re-syncs": 0}
+
+
+def _kind_row(kind, *, moved=False, changes=0, counted=None, alive=True):
+    box = {"alive": alive, "counted": counted or {}, "log_lines": 1, "state_changes": changes,
+           "log_sample": []}
+    return {"kind": kind, "sent": 30, "vip_moved": moved, "holders": {"master": 5},
+            "boxes": {"master": box, "backup": dict(box, state_changes=0)}}
+
+
+def test_long_run_rows_judge_ours_and_show_keepalived_beside():
+    from bench import hostile, long_run
+
+    kinds = list(hostile.KINDS)
+    ours = [_kind_row(k, counted={"checksum": 10}) for k in kinds]
+    theirs = [_kind_row(k) for k in kinds]
+    theirs[3] = _kind_row(kinds[3], changes=2, counted={"Packet Errors/Length": 10})
+    flood = {"flood": {"sent": 100_000, "seconds": 10.0}, "vip_moved": False,
+             "holders": {"master": 9}, "lateness_ms": {"p50": 1.0, "p99": 2.0, "max": 3.0},
+             "cpu_percent": 30.0}
+    results = {"hostile": [
+        {"daemon": "astlinux-ha", "kinds": ours, "flood": flood},
+        {"daemon": "keepalived", "kinds": theirs,
+         "flood": dict(flood, vip_moved=True, lateness_ms={"p50": 1, "p99": 2600.0,
+                                                           "max": 2900.0})}]}
+    rows = {r[1]: r for r in long_run.table_rows(results)}
+    held = rows["kinds with no state change, VIP kept, both alive"]
+    assert held[3:] == ["11 of 11", "10 of 11", "yes"]
+    assert rows["kinds counted in the daemon's stats (SIGUSR2)"][3:] == [
+        "11 of 11", "1 of 11", "yes"]
+    assert rows["runs where the VIP moved"][3:] == ["0 of 1", "1 of 1", "yes"]
+    assert rows["master's adverts on the wire: lateness p99 (max)"][5] == "yes"
+    text = long_run.render(results)
+    assert f"| {kinds[3]} | held; counted m: checksum +10" in text
+    assert "**2 state changes**; counted m: Packet Errors/Length +10" in text
