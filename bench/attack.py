@@ -19,12 +19,10 @@ import threading
 import time
 from pathlib import Path
 
-import psutil
-
 from astlinux_ha.lab import Box, Daemon, Lab, Spawned
 from astlinux_ha.lab.box import wait_until
 
-from . import hostile
+from . import hostile, scale
 from .stats import percentile
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,17 +42,7 @@ _HEADER = re.compile(r"^( *)([^:]+):\s*(.*)$")
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of ``pid`` and its children (keepalived's VRRP work is a child)."""
-    try:
-        proc = psutil.Process(pid)
-        total = sum(proc.cpu_times()[:2])
-        for child in proc.children(recursive=True):
-            try:
-                total += sum(child.cpu_times()[:2])
-            except psutil.NoSuchProcess:
-                pass
-        return total
-    except psutil.NoSuchProcess:
-        return 0.0
+    return sum(scale.cpu_seconds(pid).values())
 
 
 def parse_stats(text: str) -> dict[str, int]:
