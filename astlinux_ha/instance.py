@@ -91,6 +91,7 @@ class InstanceRunner:
         self._claims_pending: set[str] = set()
         self._claims_logged: set[str] = set()
         self._probe: asyncio.TimerHandle | None = None
+        self._after_step: list[Callable[[], Awaitable[None]]] = []
         self.deliver: Callable[[core.Event], None] = self.feed
 
     # ------------------------------------------------------------ events in
@@ -107,6 +108,11 @@ class InstanceRunner:
         self.state = state
         for action in actions:
             self._do(action)
+        # Queued behind this step's VIP and GARP work: opening or closing the ARP watch
+        # blocks the loop (see _watch_claims) and must not hold up the addresses.
+        after, self._after_step = self._after_step, []
+        for job in after:
+            self._then(job)
         if (old.master_address, old.priority) != (state.master_address, state.priority):
             self.shared.on_change()
 
@@ -175,7 +181,7 @@ class InstanceRunner:
                 if action.to_role is core.Role.MASTER:
                     self._watch_claims()
                 elif action.from_role is core.Role.MASTER:
-                    self._stop_watching_claims()
+                    self._stop_watching_claims(close_later=True)
                 self.shared.on_transition(self.name, action, self.state)
 
     def _arm(self, timer: core.Timer, at: float) -> None:
@@ -305,14 +311,32 @@ class InstanceRunner:
         return max(self.params.adver_us / 1_000_000, 0.05)
 
     def _watch_claims(self) -> None:
-        self._stop_watching_claims()
+        """Watch ARP for other holders of our VIPs during this mastership.
+
+        The watch opens once this step's VIPs are set and its GARPs sent (``apply`` queues it
+        on the chain after them): binding an ARP packet socket waits for an RCU grace period
+        in the kernel (synchronize_net, 8-25 ms), which, done here at once, blocked the loop
+        between our first advert and the VIP add and delayed the clients' answers by as much.
+        """
+        self._stop_watching_claims(close_later=True)
         self._tenure += 1
+        tenure = self._tenure
+
+        async def open_watch() -> None:
+            if tenure == self._tenure and self.state.role is core.Role.MASTER:
+                self._open_watchers(tenure)
+
+        self._after_step.append(open_watch)
+
+    def _open_watchers(self, tenure: int) -> None:
         by_if: dict[str, list[ipaddress.IPv4Address]] = {}
         for vip in self.plan.vips:
             if isinstance(vip.address, ipaddress.IPv4Address):
                 by_if.setdefault(vip.ifname, []).append(vip.address)
         for ifname, addrs in by_if.items():
-            watcher = ConflictWatcher(ifname, addrs, self._on_claim)
+            watcher = ConflictWatcher(
+                ifname, addrs, lambda vip, mac: self._on_claim(vip, mac, tenure)
+            )
             try:
                 watcher.start()
             except OSError as exc:
@@ -330,11 +354,13 @@ class InstanceRunner:
         for watcher in self._watchers:
             self.counters["arp_probe_sent"] += watcher.probe(source)
 
-    def _on_claim(self, vip: ipaddress.IPv4Address, mac: str) -> None:
+    def _on_claim(self, vip: ipaddress.IPv4Address, mac: str, tenure: int) -> None:
+        if tenure != self._tenure:
+            return  # a watcher of an ended mastership, not closed yet
         if mac in self._claims_pending or mac in self._claims_logged:
             return
         self._claims_pending.add(mac)
-        self.shared.loop.call_later(self._grace(), self._confirm_claim, vip, mac, self._tenure)
+        self.shared.loop.call_later(self._grace(), self._confirm_claim, vip, mac, tenure)
 
     def _confirm_claim(self, vip: ipaddress.IPv4Address, mac: str, tenure: int) -> None:
         if tenure != self._tenure or self.state.role is not core.Role.MASTER:
@@ -350,16 +376,28 @@ class InstanceRunner:
             mac,
         )
 
-    def _stop_watching_claims(self) -> None:
+    def _stop_watching_claims(self, close_later: bool = False) -> None:
+        """End the ARP watch now; with ``close_later`` its sockets are closed on the chain,
+        after the VIP work this step queued (closing one waits for an RCU grace period too)."""
         if self._probe is not None:
             self._probe.cancel()
             self._probe = None
-        for watcher in self._watchers:
-            watcher.close()
-        self._watchers.clear()
+        watchers, self._watchers = self._watchers, []
         self._claims_pending.clear()
         self._claims_logged.clear()
         self._tenure += 1
+        if not watchers:
+            return
+        if not close_later:
+            for watcher in watchers:
+                watcher.close()
+            return
+
+        async def close() -> None:
+            for watcher in watchers:
+                watcher.close()
+
+        self._after_step.append(close)
 
     # ------------------------------------------------------------ life cycle
 
