@@ -197,8 +197,9 @@ def table_rows(results: dict) -> list[list[str]]:
                      f"({t['master']['rss_kb']} / {t['backup']['rss_kb']} KiB)", "-",
                      "yes" if rss < 1024 else "**no**"])
         steady = all(b["fds"] == 0 and b["threads"] == 0 for b in g.values())
-        rows.append([label, "open fds and threads, change", "0",
-                     ", ".join(f"{b['fds']:+d} / {b['threads']:+d}" for b in g.values()), "-",
+        rows.append([label, "open fds and threads, change, master / backup", "0",
+                     f"fds {g['master']['fds']:+d} / {g['backup']['fds']:+d}, threads "
+                     f"{g['master']['threads']:+d} / {g['backup']['threads']:+d}", "-",
                      "yes" if steady else "**no**"])
     by = _by_daemon(results)
     ours, theirs = by.get(Daemon.ASTLINUX_HA.value, {}), by.get(Daemon.KEEPALIVED.value, {})
