@@ -1,8 +1,9 @@
 """``python -m bench`` (``make bench``): every row, ours against keepalived, in one lab run.
 
 Prints a Markdown table and writes it, the raw numbers (JSON) and the client-outage plot (PNG)
-to bench/results/<date>.{md,json,png}. Default: 3 repetitions, ~12 minutes on 2 cores;
-``--quick``: 1 repetition and shorter windows, ~4 minutes. ``--only`` picks sections.
+to bench/results/<date>.{md,json,png}. Default: 3 repetitions and the long run, ~14 minutes on
+2 cores; ``--quick``: 1 repetition, shorter windows, 20 pulls, ~6 minutes. ``--only`` picks
+sections.
 Needs root (the lab's namespaces); everything it starts stops by itself or at lab teardown.
 """
 
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "mixed_variants": list(MIXED_VARIANTS[:1] if args.quick else MIXED_VARIANTS),
         "jitter_seconds": 5.0 if args.quick else 10.0,
         "scale_sizes": [1, 50, 200],
-        "scale_window_s": 5.0 if args.quick else 20.0,
+        "scale_window_s": 5.0 if args.quick else 10.0,
         "scale_start_reps": reps,
         "pulls": 20 if args.quick else 200,
         "warmup": 10 if args.quick else 100,
