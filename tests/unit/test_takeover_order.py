@@ -96,6 +96,14 @@ async def _runner(rec: Recorder, monkeypatch: pytest.MonkeyPatch) -> InstanceRun
                           key, rec, shared)
 
 
+async def _taken_over(rec: Recorder, monkeypatch: pytest.MonkeyPatch) -> InstanceRunner:
+    """A runner started as BACKUP whose master-down timer has fired: MASTER, work queued."""
+    runner = await _runner(rec, monkeypatch)
+    runner.feed(core.Start())
+    runner.feed(core.TimerExpired(core.Timer.MASTER_DOWN))
+    return runner
+
+
 def test_vips_and_garps_come_before_the_arp_watch(monkeypatch):
     asyncio.run(_vips_and_garps_come_before_the_arp_watch(monkeypatch))
 
@@ -123,9 +131,7 @@ def test_leaving_master_removes_the_vips_before_closing_the_watch(monkeypatch):
 
 async def _leaving_master_removes_the_vips_before_closing_the_watch(monkeypatch):
     rec = Recorder()
-    runner = await _runner(rec, monkeypatch)
-    runner.feed(core.Start())
-    runner.feed(core.TimerExpired(core.Timer.MASTER_DOWN))
+    runner = await _taken_over(rec, monkeypatch)
     await runner.drain()
     rec.events.clear()
     runner.feed(core.Shutdown())
@@ -142,9 +148,7 @@ def test_a_watch_from_an_ended_mastership_never_opens(monkeypatch):
 
 async def _a_watch_from_an_ended_mastership_never_opens(monkeypatch):
     rec = Recorder()
-    runner = await _runner(rec, monkeypatch)
-    runner.feed(core.Start())
-    runner.feed(core.TimerExpired(core.Timer.MASTER_DOWN))
+    runner = await _taken_over(rec, monkeypatch)
     runner.feed(core.Shutdown())  # before the loop ran the queued VIP work
     await runner.drain()
     assert "watch open" not in rec.events
