@@ -17,7 +17,7 @@ from astlinux_ha.cli import Options
 from astlinux_ha.config import model as cfg
 from astlinux_ha.config.script_security import check_scripts
 from astlinux_ha.instance import InstanceRunner, Shared, wall_clock
-from astlinux_ha.memory import clear_type_cache
+from astlinux_ha.memory import settle_heap, tidy_after_change
 from astlinux_ha.net import (
     AddressEvent,
     AddressManager,
@@ -42,10 +42,10 @@ DEFAULT_SCRIPT_UMASK = 0o177
 STATUS_COALESCE = 0.05
 # Counter-only refreshes of status.json, in seconds.
 COUNTERS_EVERY = 10
-# After a change (transition, link event, status write), CPython's type cache is cleared on
-# this many of the following 1 s ticks: the netlink work a transition starts may finish after
-# the first one (see astlinux_ha.memory).
-CACHE_CLEAR_TICKS = 2
+# After a change (transition, link event, status write), the heap is tidied on this many of
+# the following 1 s ticks: the netlink work a transition starts may finish after the first one
+# (see astlinux_ha.memory).
+TIDY_TICKS = 2
 # keepalived waits this long for STOP notifies and children when it exits.
 STOP_GRACE = 1.0
 
@@ -111,7 +111,7 @@ class Supervisor:
         # The last index seen per interface name: a re-created link gets a new one.
         self._ifindexes: dict[str, int] = {}
         self._written_counters: dict[str, dict[str, int]] = {}
-        self._cache_clears = 0
+        self._tidy_ticks = 0
 
     # ------------------------------------------------------------ main
 
@@ -135,6 +135,7 @@ class Supervisor:
         await self.watcher.start()
         await self._start_runtime(self.runtime, keep={})
         self._write_status()
+        settle_heap()
         flusher = asyncio.get_running_loop().create_task(self._flush_state())
         try:
             await self._stop.wait()
@@ -177,11 +178,11 @@ class Supervisor:
             if ticks % COUNTERS_EVERY == 0 and self._counters() != self._written_counters:
                 self._write_status()
             self.state_dir.flush()
-            if self._cache_clears:
-                # Strings parked in the type cache by this change's lookups (pyroute2's request
-                # builders, datetime): released, so failovers do not grow the heap.
-                self._cache_clears -= 1
-                clear_type_cache()
+            if self._tidy_ticks:
+                # What this change's netlink work left (pyroute2's messages, names in the type
+                # cache) is released now, so failovers do not grow the heap.
+                self._tidy_ticks -= 1
+                tidy_after_change()
 
     def _counters(self) -> dict[str, dict[str, int]]:
         return {n: dict(r.counters) for n, r in self.runtime.runners.items()}
@@ -335,7 +336,7 @@ class Supervisor:
         return event is not None and event.up
 
     def _on_link(self, event: LinkEvent | AddressEvent) -> None:
-        self._cache_clears = CACHE_CLEAR_TICKS
+        self._tidy_ticks = TIDY_TICKS
         if isinstance(event, AddressEvent):
             self._on_address(event)
             return
@@ -380,7 +381,7 @@ class Supervisor:
                 runner.deliver(core.TrackResult(status.name, status.up))
 
     def _on_transition(self, name: str, t: core.Transition, state: core.InstanceState) -> None:
-        self._cache_clears = CACHE_CLEAR_TICKS
+        self._tidy_ticks = TIDY_TICKS
         runner = self.runtime.runners.get(name)
         self.state_dir.append_transition({
             "time": wall_clock(),
@@ -428,7 +429,9 @@ class Supervisor:
             self._reload_again = False
             await self._reload_once()
             if not self._reload_again or self._stop.is_set():
-                return
+                break
+        # The old runtime and the parses are garbage now; what runs on is frozen again.
+        settle_heap()
 
     async def _reload_once(self) -> None:
         path = self.options.config_file
@@ -475,7 +478,7 @@ class Supervisor:
 
     def _write_status(self) -> None:
         self._status_due = False
-        self._cache_clears = CACHE_CLEAR_TICKS
+        self._tidy_ticks = TIDY_TICKS
         self._written_counters = self._counters()
         self.state_dir.write_status(self.status())
 
