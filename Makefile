@@ -41,7 +41,7 @@ bench: deps
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m bench
 
-# Only the long run (also part of `make bench`): 100 warm-up + 200 cable pulls, then the
+# Only the long run (also part of `make bench`): 50 warm-up + 200 cable pulls, then the
 # hostile kinds and the flood, ours and keepalived.
 bench-long: deps
 	$(PY) -m pip install -q -e '.[bench]'

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         "scale_window_s": 5.0 if args.quick else 10.0,
         "scale_start_reps": reps,
         "pulls": 20 if args.quick else 200,
-        "warmup": 10 if args.quick else 100,
+        "warmup": 10 if args.quick else 50,
         "sections": sections,
         "quick": args.quick,
     }
