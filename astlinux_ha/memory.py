@@ -29,23 +29,33 @@ import gc
 import sys
 
 
+def _clear_cache_api():
+    try:
+        api = ctypes.pythonapi.PyType_ClearCache
+    except (AttributeError, OSError):
+        return None
+    api.restype = ctypes.c_uint
+    api.argtypes = []
+    return api
+
+
+# pythonapi functions keep the GIL for the call.
+_clear_cache = _clear_cache_api()
+
+
 def clear_type_cache() -> bool:
     """Empty CPython's type attribute cache (``PyType_ClearCache``); True when done.
 
     It only drops cached lookups: types keep their version tags, so specialized bytecode stays
     valid. A no-op (False) on an interpreter without it.
     """
-    try:
-        api = ctypes.pythonapi.PyType_ClearCache
-    except (AttributeError, OSError):
-        clear = getattr(sys, "_clear_type_cache", None)
-        if clear is None:
-            return False
-        clear()
+    if _clear_cache is not None:
+        _clear_cache()
         return True
-    api.restype = ctypes.c_uint
-    api.argtypes = []
-    api()
+    clear = getattr(sys, "_clear_type_cache", None)
+    if clear is None:
+        return False
+    clear()
     return True
 
 

@@ -5,6 +5,7 @@ notifies, sync groups, the state dir, and what SIGHUP / SIGUSR1 / SIGUSR2 / SIGT
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -147,6 +148,8 @@ class Supervisor:
             await self.watcher.close()
             self.pool.close()
             self.netlink.close()
+            # Frozen objects are skipped by the interpreter's last collection at exit.
+            gc.unfreeze()
             self.log.info("Stopped VRRP")
 
     def request_stop(self) -> None:
@@ -425,13 +428,21 @@ class Supervisor:
                 await fifo.close()
 
     async def _reload(self) -> None:
-        while True:
-            self._reload_again = False
-            await self._reload_once()
-            if not self._reload_again or self._stop.is_set():
-                break
-        # The old runtime and the parses are garbage now; what runs on is frozen again.
-        settle_heap()
+        try:
+            while True:
+                self._reload_again = False
+                try:
+                    await self._reload_once()
+                except Exception:
+                    # A netlink error while building the new runtime, say: said, not lost in
+                    # a task nobody awaits, and a queued SIGHUP still gets its turn.
+                    self.log.exception("Reload of %s failed", self.options.config_file)
+                if not self._reload_again or self._stop.is_set():
+                    break
+        finally:
+            if not self._stop.is_set():
+                # The old runtime and the parses are garbage now; what runs on is frozen again.
+                settle_heap()
 
     async def _reload_once(self) -> None:
         path = self.options.config_file

@@ -3,14 +3,23 @@ is released, and what a reload replaces is not kept frozen."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
 import platform
 import sys
 import weakref
+from pathlib import Path
 
 import pytest
 
+from astlinux_ha import supervisor
+from astlinux_ha.cli import Options
+from astlinux_ha.config import check_text
 from astlinux_ha.memory import clear_type_cache, settle_heap, tidy_after_change
+from astlinux_ha.supervisor import Supervisor
+
+SEED_BACKUP = Path(__file__).resolve().parents[2] / "etc/keepalived/keepalived.conf.backup"
 
 
 class _Probe:
@@ -47,12 +56,14 @@ class _Message:
 @pytest.fixture
 def manual_gc():
     """Only the daemon's own calls collect; the test leaves nothing frozen behind."""
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         gc.unfreeze()
-        gc.enable()
+        if was_enabled:
+            gc.enable()
 
 
 def test_a_message_left_by_a_change_is_freed_by_the_tidy(manual_gc):
@@ -74,3 +85,54 @@ def test_a_replaced_runtime_frozen_at_start_is_freed_at_the_next_settle(manual_g
     assert ref() is not None  # frozen objects are skipped by ordinary collections
     settle_heap()
     assert ref() is None
+
+
+def _supervisor(tmp_path, monkeypatch, settles: list[str]) -> Supervisor:
+    config = check_text(SEED_BACKUP.read_text()).config
+    assert config is not None
+    monkeypatch.setattr(supervisor, "settle_heap", lambda: settles.append("settle"))
+    options = Options(config_file=str(tmp_path / "keepalived.conf"), state_dir=str(tmp_path))
+    return Supervisor(options, config, logging.getLogger("test.heap"))
+
+
+@pytest.mark.parametrize("outcome", ["reloaded", "refused", "raised"])
+def test_every_reload_burst_ends_in_one_settle(tmp_path, monkeypatch, caplog, outcome):
+    settles: list[str] = []
+    sup = _supervisor(tmp_path, monkeypatch, settles)
+    calls: list[int] = []
+
+    async def reload_once() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            sup.request_reload()  # a second SIGHUP during the first reload: queued, not lost
+        if outcome == "raised":
+            raise OSError(19, "No such device")
+
+    sup._reload_once = reload_once
+
+    async def burst() -> None:
+        sup.request_reload()
+        await sup._reloading
+
+    asyncio.run(burst())
+    assert len(calls) == 2
+    assert settles == ["settle"]
+    failed = [r.getMessage() for r in caplog.records if "Reload of" in r.getMessage()]
+    assert len(failed) == (2 if outcome == "raised" else 0)
+
+
+def test_a_reload_cut_short_by_a_stop_does_not_settle(tmp_path, monkeypatch):
+    settles: list[str] = []
+    sup = _supervisor(tmp_path, monkeypatch, settles)
+
+    async def reload_once() -> None:
+        sup.request_stop()  # SIGTERM: the stop goes on without a full collection first
+
+    sup._reload_once = reload_once
+
+    async def burst() -> None:
+        sup.request_reload()
+        await sup._reloading
+
+    asyncio.run(burst())
+    assert settles == []
