@@ -30,6 +30,9 @@ from astlinux_ha.vrrp.receive import Accepted, ReceiveParams, check
 
 # Bad-packet lines per peer and reason: at most one a minute, with a suppressed count.
 BAD_PACKET_LOG_INTERVAL = 60.0
+# Events are frozen: one per timer serves every expiry (a master's advert timer fires every
+# interval, and building the event each time showed in the per-advert cost).
+_EXPIRED = {timer: core.TimerExpired(timer) for timer in core.Timer}
 
 
 @dataclass
@@ -73,6 +76,7 @@ class InstanceRunner:
         self.recv = recv
         self.sock = sock
         self.key = key
+        self._multicast = key.mode.name == "MULTICAST"
         self.notifier = notifier
         self.shared = shared
         self.name = params.name
@@ -84,6 +88,9 @@ class InstanceRunner:
         self._limiter = RateLimiter(BAD_PACKET_LOG_INTERVAL)
         self._checksum_compat = False
         self._payloads: dict[tuple[int, Any, bool], bytes] = {}
+        # priority -> (payload, sendmsg destination, peer) per target, once every target's
+        # advert encoded: the whole send plan of an interval in one lookup.
+        self._sends: dict[int, tuple[tuple[bytes, Any, Any], ...]] = {}
         # Split brain seen through ARP (see net/conflict.py): watchers while MASTER, one
         # pending confirmation per foreign MAC, MACs already reported in this mastership.
         self._watchers: list[ConflictWatcher] = []
@@ -110,9 +117,10 @@ class InstanceRunner:
             self._do(action)
         # Queued behind this step's VIP and GARP work: opening or closing the ARP watch
         # blocks the loop (see _watch_claims) and must not hold up the addresses.
-        after, self._after_step = self._after_step, []
-        for job in after:
-            self._then(job)
+        if self._after_step:
+            after, self._after_step = self._after_step, []
+            for job in after:
+                self._then(job)
         if (old.master_address, old.priority) != (state.master_address, state.priority):
             self.shared.on_change()
 
@@ -130,6 +138,8 @@ class InstanceRunner:
             self.counters[warning.reason.value] += 1
             self._log_limited((warning.reason, rec.src), warning.message, now)
         if result.checksum is not None and result.checksum.name == "MCAST_DST":
+            if not self._checksum_compat:
+                self._sends.clear()
             self._checksum_compat = True
         self.deliver(core.AdvertReceived(result.advert, rec.src))
 
@@ -192,26 +202,46 @@ class InstanceRunner:
 
     def _fire(self, timer: core.Timer) -> None:
         self._timers.pop(timer, None)
-        self.deliver(core.TimerExpired(timer))
+        self.deliver(_EXPIRED[timer])
 
     def send_advert(self, priority: int) -> None:
         """Send one advert (to the group, or once per unicast peer)."""
+        sends = self._sends.get(priority)
+        if sends is None:
+            self._send_encoding(priority)
+            return
+        src = self.params.primary_address
+        for payload, to, dst in sends:
+            self._send_one(payload, to, dst, src)
+
+    def _send_encoding(self, priority: int) -> None:
+        # The first advert at this priority: encoded target by target, and the plan kept for
+        # the next intervals once every target's advert could be built.
         p = self.params
         targets = p.unicast_peers or (self.recv.group,)
-        multicast = self.key.mode.name == "MULTICAST"
+        multicast = self._multicast
+        plan = []
         for dst in targets:
             payload = self._payload(priority, dst)
             if payload is None:
                 continue
-            error = self.sock.send(payload, dst=None if multicast else dst,
-                                   src=p.primary_address)
-            if error is None:
-                self.counters["sent"] += 1
-            else:
-                self.counters["send_error"] += 1
-                self._log_limited(("send", error.errno),
-                                  f"({self.name}) cannot send advert to {dst}: {error.message}",
-                                  self.shared.loop.time())
+            to = None if multicast else dst
+            plan.append((payload, to, dst))
+            self._send_one(payload, to, dst, p.primary_address)
+        if len(plan) == len(targets):
+            if len(self._sends) > 16:
+                self._sends.clear()
+            self._sends[priority] = tuple(plan)
+
+    def _send_one(self, payload: bytes, to: Any, dst: Any, src: Any) -> None:
+        error = self.sock.send(payload, dst=to, src=src)
+        if error is None:
+            self.counters["sent"] += 1
+        else:
+            self.counters["send_error"] += 1
+            self._log_limited(("send", error.errno),
+                              f"({self.name}) cannot send advert to {dst}: {error.message}",
+                              self.shared.loop.time())
 
     def _payload(self, priority: int, dst: Any) -> bytes | None:
         # An advert only varies with the priority and destination (and the checksum variant a

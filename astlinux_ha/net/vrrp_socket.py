@@ -19,6 +19,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 IPPROTO_VRRP = 112
 VRRP_GROUP4 = ipaddress.IPv4Address("224.0.0.18")
@@ -42,6 +43,9 @@ RECV_BUFSIZE = 9000
 ANCILLARY_BUFSIZE = 256
 # Packets read per readiness callback: bounded so a flood cannot starve the loop's timers.
 RECV_BATCH = 32
+# Send envelopes kept per socket: one per (source, destination, TTL) in use, a handful
+# normally; a bound, since a socket can serve many unicast peers.
+ENVELOPE_CACHE = 64
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -136,6 +140,10 @@ class VrrpSocket:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_packet: Callable[[Received], None] | None = None
         self._last_recv_error: int | None = None
+        # (source, destination, ttl) -> (ancillary data, sockaddr) for sendmsg: the same few
+        # every interval, and packing them (str() of an address, is_multicast) was a third of
+        # the Python cost of an advert. Holds the ifindex, so cleared when that changes.
+        self._envelopes: dict[tuple[Any, Any, int | None], tuple[list[Any], tuple]] = {}
 
     # -- construction -------------------------------------------------------------------------
 
@@ -270,20 +278,26 @@ class VrrpSocket:
             else:
                 dst = VRRP_GROUP4 if self.key.family == socket.AF_INET else VRRP_GROUP6
         source = src if src is not None else self.key.source
-        try:
+        envelope = self._envelopes.get((source, dst, ttl))
+        if envelope is None:
             if self.key.family == socket.AF_INET:
-                self._send4(payload, dst, source, ttl)
+                envelope = self._envelope4(dst, source, ttl)
             else:
-                self._send6(payload, dst, source, ttl)
+                envelope = self._envelope6(dst, source, ttl)
+            if len(self._envelopes) >= ENVELOPE_CACHE:
+                self._envelopes.clear()
+            self._envelopes[(source, dst, ttl)] = envelope
+        try:
+            self._sock.sendmsg([payload], envelope[0], 0, envelope[1])
         except BlockingIOError:
             return SendError(errno.EAGAIN, "socket buffer full", dst)
         except OSError as exc:
             return SendError(exc.errno or errno.EIO, exc.strerror or str(exc), dst)
         return None
 
-    def _send4(
-        self, payload: bytes, dst: IPAddress, src: IPAddress | None, ttl: int | None
-    ) -> None:
+    def _envelope4(
+        self, dst: IPAddress, src: IPAddress | None, ttl: int | None
+    ) -> tuple[list[Any], tuple]:
         cmsgs = []
         if src is not None:
             # struct in_pktinfo {int ifindex; in_addr spec_dst; in_addr addr}: spec_dst is the
@@ -292,11 +306,11 @@ class VrrpSocket:
             cmsgs.append((socket.IPPROTO_IP, IP_PKTINFO, pktinfo))
         if ttl is not None and not dst.is_multicast:
             cmsgs.append((socket.IPPROTO_IP, socket.IP_TTL, struct.pack("@i", ttl)))
-        self._sock.sendmsg([payload], cmsgs, 0, (str(dst), 0))
+        return cmsgs, (str(dst), 0)
 
-    def _send6(
-        self, payload: bytes, dst: IPAddress, src: IPAddress | None, ttl: int | None
-    ) -> None:
+    def _envelope6(
+        self, dst: IPAddress, src: IPAddress | None, ttl: int | None
+    ) -> tuple[list[Any], tuple]:
         cmsgs = []
         if src is not None:
             pktinfo = src.packed + struct.pack("@I", self.ifindex)
@@ -304,7 +318,7 @@ class VrrpSocket:
         if ttl is not None and not dst.is_multicast:
             cmsgs.append((socket.IPPROTO_IPV6, socket.IPV6_HOPLIMIT, struct.pack("@i", ttl)))
         scope = self.ifindex if dst.is_link_local or dst.is_multicast else 0
-        self._sock.sendmsg([payload], cmsgs, 0, (str(dst), 0, 0, scope))
+        return cmsgs, (str(dst), 0, 0, scope)
 
     # -- teardown -------------------------------------------------------------------------------
 
@@ -326,6 +340,7 @@ class VrrpSocket:
         self.close()
         fresh.close_reader()
         self._sock, self.ifindex = fresh._sock, fresh.ifindex
+        self._envelopes.clear()
         self._last_recv_error = None
         if callback is not None:
             self.start(callback)

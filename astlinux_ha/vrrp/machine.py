@@ -19,6 +19,7 @@ accepted until the delay has passed, then discarded, so the master-down timer ru
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Mapping
 
 from . import timing, tracking
@@ -55,6 +56,23 @@ from .model import (
 from .tracking import TrackKey, TrackKind
 
 MASTER_TIMERS = (Timer.ADVERT, Timer.GARP_DELAY, Timer.GARP_REFRESH, Timer.GARP_LOWER_PRIO)
+
+# dataclasses.replace looks every field up and checks it on each call: ~10 us for the state's
+# fifteen, at least once per step, and a master steps once per advert (200 a second at 200
+# instances). Every field is a plain init field, so rebuilding the state positionally gives
+# the same object for less than half of that.
+_STATE_FIELDS = tuple(f.name for f in dataclasses.fields(InstanceState))
+assert all(f.init for f in dataclasses.fields(InstanceState)), "rebuilt positionally"
+_STATE_INDEX = {name: i for i, name in enumerate(_STATE_FIELDS)}
+_state_values = operator.attrgetter(*_STATE_FIELDS)
+
+
+def _replace(state: InstanceState, changes: Mapping[str, object]) -> InstanceState:
+    """``dataclasses.replace(state, **changes)``, faster."""
+    values = list(_state_values(state))
+    for name, value in changes.items():
+        values[_STATE_INDEX[name]] = value
+    return InstanceState(*values)  # type: ignore[arg-type]
 
 
 def step(
@@ -103,10 +121,10 @@ class _Run:
     # ------------------------------------------------------------ plumbing
 
     def finish(self) -> tuple[InstanceState, list[Action]]:
-        return dataclasses.replace(self.s, timers=self.timers, tracks=self.tracks), self.actions
+        return _replace(self.s, {"timers": self.timers, "tracks": self.tracks}), self.actions
 
     def set(self, **changes: object) -> None:
-        self.s = dataclasses.replace(self.s, **changes)  # type: ignore[arg-type]
+        self.s = _replace(self.s, changes)
 
     def emit(self, action: Action) -> None:
         self.actions.append(action)

@@ -30,6 +30,11 @@ class Role(enum.Enum):
 class Timer(enum.Enum):
     """The per-instance timers the daemon runs for the machine (one deadline each)."""
 
+    # Enum hashes a member by its name in Python code; timers key the machine's and the
+    # runner's dicts, several lookups per advert. Members are singletons compared by identity,
+    # so the identity hash is as good, and it is computed in C.
+    __hash__ = object.__hash__
+
     MASTER_DOWN = "master-down"  # BACKUP: no advert from the master for this long
     ADVERT = "advert"  # MASTER: send the next advert
     GARP_DELAY = "garp-delay"  # MASTER: second GARP/NA burst (garp_master_delay)

@@ -6,10 +6,14 @@ same instants as keepalived's, rounding included, and lets tests compare to the 
 
 from __future__ import annotations
 
+import functools
+
 TIMER_HZ = 1_000_000
 OWNER_PRIORITY = 255
 
 
+# Asked for on every advert (InstanceParams.adver_us); the answer never changes.
+@functools.cache
 def advert_us(version: int, advert_int: float) -> int:
     """The configured advertisement interval: v2 whole seconds, v3 whole centiseconds."""
     if version == 2:
