@@ -1,8 +1,12 @@
 """Runtime state files in the state dir (default /var/state/keepalived).
 
-The daemon owns only its own files there; user scripts share the directory. Writes never raise:
-a full tmpfs must not stop VRRP, so each kind of file logs its first failure once, and a failed
-status write is retried by :meth:`StateDir.flush` until space returns.
+The daemon owns only its own files there; user scripts share the directory, which an admin may
+make group-writable for a non-root ``script_user``. So every write goes through
+:mod:`astlinux_ha.safefile`: the directory is opened without following a symlink and must be
+ours, files are replaced through random temporary names with an explicit mode, and the journal
+is appended to only while it is our own regular file. Writes never raise: a full tmpfs (or a
+directory someone tampered with) must not stop VRRP, so each kind of file logs its first
+failure once, and a failed status write is retried by :meth:`StateDir.flush` until it lands.
 """
 
 from __future__ import annotations
@@ -13,17 +17,25 @@ import os
 from pathlib import Path
 from typing import Any
 
+from astlinux_ha import safefile
+
 STATUS_FILE = "status.json"
 TRANSITIONS_FILE = "transitions.jsonl"
 DATA_FILE = "keepalived.data"
 STATS_FILE = "keepalived.stats"
+
+# Admins, scripts and the web interface read status and journal; the dumps hold the whole
+# running config (peers, auth_pass), so only root reads them, as keepalived's.
+PUBLIC_MODE = 0o644
+DUMP_MODE = 0o600
+DIR_MODE = 0o755
 
 # transitions.jsonl lives on tmpfs; keep it from growing without bound on a flapping link.
 TRANSITIONS_MAX_BYTES = 1 << 20
 
 
 class StateDir:
-    """Writes status.json, transitions.jsonl and the signal dumps atomically, never raising."""
+    """Writes status.json, transitions.jsonl and the signal dumps safely, never raising."""
 
     def __init__(self, path: str | os.PathLike[str], logger: logging.Logger) -> None:
         self.path = Path(path)
@@ -32,9 +44,9 @@ class StateDir:
         self._pending_status: str | None = None
 
     def prepare(self) -> None:
-        """Create the directory (as ``mkdir -p``) if the init script has not."""
+        """Create the directory (0755, as ``mkdir -p``) if the init script has not."""
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
+            os.close(safefile.open_dir(self.path, create_mode=DIR_MODE))
         except OSError as exc:
             self._failed("dir", exc)
 
@@ -47,41 +59,48 @@ class StateDir:
         """Retry a status write that failed earlier (call periodically)."""
         if self._pending_status is None:
             return
-        if self._replace(STATUS_FILE, self._pending_status, kind="status"):
+        if self._replace(STATUS_FILE, self._pending_status, PUBLIC_MODE, kind="status"):
             self._pending_status = None
 
     def append_transition(self, record: dict[str, Any]) -> None:
         """Append one JSON line to transitions.jsonl, rotating it past 1 MiB."""
-        line = json.dumps(record, sort_keys=True, default=str) + "\n"
-        target = self.path / TRANSITIONS_FILE
+        line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode()
         try:
-            if target.exists() and target.stat().st_size > TRANSITIONS_MAX_BYTES:
-                os.replace(target, target.with_name(TRANSITIONS_FILE + ".1"))
-            with open(target, "a", encoding="utf-8") as fh:
-                fh.write(line)
+            dfd = self._open_dir()
+            try:
+                if safefile.size(dfd, TRANSITIONS_FILE) > TRANSITIONS_MAX_BYTES:
+                    safefile.rename(dfd, TRANSITIONS_FILE, TRANSITIONS_FILE + ".1")
+                fd = safefile.open_append(dfd, TRANSITIONS_FILE, PUBLIC_MODE)
+                try:
+                    os.write(fd, line)
+                finally:
+                    os.close(fd)
+            finally:
+                os.close(dfd)
         except OSError as exc:
             self._failed("transitions", exc)
         else:
             self._recovered("transitions")
 
     def write_dump(self, name: str, text: str) -> Path | None:
-        """Write a SIGUSR1/SIGUSR2 dump atomically; returns its path, or None on failure."""
-        if self._replace(name, text, kind=name):
+        """Write a SIGUSR1/SIGUSR2 dump (mode 0600); returns its path, or None on failure."""
+        if self._replace(name, text, DUMP_MODE, kind=name):
             return self.path / name
         return None
 
-    def _replace(self, name: str, text: str, *, kind: str) -> bool:
-        target = self.path / name
-        tmp = target.with_name(f".{name}.{os.getpid()}.tmp")
+    def _open_dir(self) -> int:
+        # Opened again for every write: a directory the admin re-created is picked up, and a
+        # directory swapped for a symlink since the last write is refused.
+        return safefile.open_dir(self.path)
+
+    def _replace(self, name: str, text: str, mode: int, *, kind: str) -> bool:
         try:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, target)
-        except OSError as exc:
+            dfd = self._open_dir()
             try:
-                tmp.unlink()
-            except OSError:
-                pass
+                safefile.replace(dfd, name, text.encode(), mode)
+            finally:
+                os.close(dfd)
+        except OSError as exc:
             self._failed(kind, exc)
             return False
         self._recovered(kind)
@@ -90,7 +109,8 @@ class StateDir:
     def _failed(self, kind: str, exc: OSError) -> None:
         if kind not in self._failing:
             self._failing.add(kind)
-            self._log.error("state dir %s: cannot write %s: %s", self.path, kind, exc.strerror)
+            self._log.error("state dir %s: cannot write %s: %s", self.path, kind,
+                            exc.strerror or exc)
 
     def _recovered(self, kind: str) -> None:
         if kind in self._failing:
