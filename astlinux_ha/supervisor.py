@@ -5,18 +5,21 @@ notifies, sync groups, the state dir, and what SIGHUP / SIGUSR1 / SIGUSR2 / SIGT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
 import socket
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from astlinux_ha import config as configmod
 from astlinux_ha import params as P
 from astlinux_ha.cli import Options
 from astlinux_ha.config import model as cfg
-from astlinux_ha.config.script_security import check_scripts
+from astlinux_ha.config.script_security import ScriptReport, check_scripts
 from astlinux_ha.instance import InstanceRunner, Shared, wall_clock
 from astlinux_ha.memory import settle_heap, tidy_after_change
 from astlinux_ha.net import (
@@ -33,6 +36,7 @@ from astlinux_ha.net import (
 from astlinux_ha.scripts.notify import Notifier, NotifyFifo, NotifyScripts
 from astlinux_ha.scripts.runner import ScriptCommand
 from astlinux_ha.scripts.track import TrackScript, TrackSpec, TrackStatus
+from astlinux_ha.scripts.users import UserLookupError, resolve_user
 from astlinux_ha.state import DATA_FILE, STATS_FILE, StateDir
 from astlinux_ha.vrrp import model as core
 from astlinux_ha.vrrp.sync import Member, group_step
@@ -49,6 +53,32 @@ COUNTERS_EVERY = 10
 TIDY_TICKS = 2
 # keepalived waits this long for STOP notifies and children when it exits.
 STOP_GRACE = 1.0
+
+
+@dataclass(frozen=True)
+class ScriptPlan:
+    """The verdicts on one config's scripts: what may run, taken anew at start and on every
+    reload, so a script made unsafe since the last one stops running from that moment."""
+
+    report: ScriptReport
+    # Keyed by the config item's identity: the model's ScriptCommand and the runner's differ.
+    commands: dict[int, ScriptCommand]
+    usable: frozenset[str]  # vrrp_script names whose script passed
+
+    @classmethod
+    def judge(cls, config: cfg.Config) -> ScriptPlan:
+        """Check every script of ``config`` on the host now (file modes, owners, users)."""
+        report = check_scripts(config)
+        commands: dict[int, ScriptCommand] = {}
+        for chk in report.checks:
+            if chk.runnable and chk.argv is not None and chk.user is not None:
+                cmd = ScriptCommand.from_verdict(chk.argv, chk.verdict, chk.user)
+                if cmd is not None:
+                    commands[id(chk.script.command)] = cmd
+        usable = frozenset(
+            s.name for s in config.scripts if s.script is not None and id(s.script) in commands
+        )
+        return cls(report, commands, usable)
 
 
 class Runtime:
@@ -104,6 +134,7 @@ class Supervisor:
         self._stop = asyncio.Event()
         self._reloading: asyncio.Task[None] | None = None
         self._reload_again = False
+        self._loading: asyncio.Future[Any] | None = None
         self.started = wall_clock()
         self.reloads = 0
         # Packets no instance could take (too short to carry a VRID, a VRID we do not run).
@@ -143,6 +174,9 @@ class Supervisor:
         finally:
             flusher.cancel()
             if self._reloading is not None:
+                if self._loading is not None:
+                    # Still parsing: a stop does not wait for a config it will never run.
+                    self._reloading.cancel()
                 await asyncio.gather(self._reloading, return_exceptions=True)
             await self._stop_runtime(self.runtime, shutdown=True)
             await self.watcher.close()
@@ -199,28 +233,25 @@ class Supervisor:
 
     # ------------------------------------------------------------ building
 
-    async def _start_runtime(self, rt: Runtime, keep: dict[str, InstanceRunner]) -> None:
+    async def _start_runtime(self, rt: Runtime, keep: dict[str, InstanceRunner],
+                             scripts: ScriptPlan | None = None) -> None:
         config = rt.config
-        report = check_scripts(config)
-        for problem in report.problems:
+        if scripts is None:
+            scripts = ScriptPlan.judge(config)
+        for problem in scripts.report.problems:
             self.log.warning(problem.render())
-        commands: dict[int, ScriptCommand] = {}
-        for chk in report.checks:
-            if chk.runnable and chk.argv is not None and chk.user is not None:
-                cmd = ScriptCommand.from_verdict(chk.argv, chk.verdict, chk.user)
-                if cmd is not None:
-                    commands[id(chk.script.command)] = cmd
+        commands, usable = scripts.commands, scripts.usable
         umask = config.global_defs.umask if config.global_defs.umask is not None else (
             self.options.umask if self.options.umask is not None else DEFAULT_SCRIPT_UMASK
         )
         self._umask = umask
         rt.fifos = await self._open_fifos(config, commands, umask)
-        usable = frozenset(
-            s.name for s in config.scripts if s.script is not None and id(s.script) in commands
-        )
         for inst in config.instances:
             if inst.name in keep:
                 runner = keep[inst.name]
+                # Kept for its state, never for its scripts: today's verdicts, today's FIFOs.
+                runner.notifier.rescript(self._notify_scripts(inst.notifies, commands),
+                                         rt.fifos)
             else:
                 runner = await self._build_runner(config, inst, usable, commands, rt.fifos)
                 if runner is None:
@@ -305,8 +336,18 @@ class Supervisor:
                              (g.vrrp_notify_fifo, g.vrrp_notify_fifo_script)):
             if fifo is None:
                 continue
+            uid = gid = None
+            if fifo.user is not None:
+                # `notify_fifo PATH USER [GROUP]`: that user reads it, so it owns it.
+                try:
+                    owner = resolve_user(fifo.user, fifo.group)
+                except UserLookupError as exc:
+                    self.log.error("%s: notify fifo %s: %s - not using it",
+                                   fifo.where, fifo.path, exc)
+                    continue
+                uid, gid = owner.uid, owner.gid
             nf = NotifyFifo(fifo.path, script=commands.get(id(script)) if script else None,
-                            umask=umask)
+                            uid=uid, gid=gid, umask=umask)
             if await nf.open():
                 fifos.append(nf)
             else:
@@ -406,6 +447,11 @@ class Supervisor:
         names = list(rt.runners) if only is None else list(only)
         for track in list(rt.tracks.values()):
             await track.stop()
+        if shutdown:
+            # The init script waits only so long: nothing but STOP scripts is waited for.
+            for notifier in (*(rt.runners[n].notifier for n in names),
+                             *(g.notifier for g in rt.groups.values())):
+                notifier.hurry()
         for name in names:
             runner = rt.runners[name]
             if shutdown and self.options.release_vips:
@@ -424,8 +470,8 @@ class Supervisor:
         if only is None:
             for group in rt.groups.values():
                 await group.notifier.close()
-            for fifo in rt.fifos:
-                await fifo.close()
+            await asyncio.gather(*(f.close(grace=STOP_GRACE) for f in rt.fifos),
+                                 return_exceptions=True)
 
     async def _reload(self) -> None:
         try:
@@ -444,11 +490,23 @@ class Supervisor:
                 # The old runtime and the parses are garbage now; what runs on is frozen again.
                 settle_heap()
 
+    def _load(self, path: str) -> tuple[configmod.CheckResult, ScriptPlan | None]:
+        """Parse ``path`` and judge its scripts: run in a worker thread, as a big or hostile
+        config may take a while and the loop must keep advertising meanwhile."""
+        result = configmod.check(path, config_id=self.options.config_id)
+        if not result.runnable or result.config is None:
+            return result, None
+        return result, ScriptPlan.judge(result.config)
+
     async def _reload_once(self) -> None:
         path = self.options.config_file
         self.log.info("Reloading configuration %s", path)
-        result = configmod.check(path)
-        if not result.runnable or result.config is None:
+        self._loading = _in_thread(self._load, path)
+        try:
+            result, scripts = await self._loading
+        finally:
+            self._loading = None
+        if scripts is None or result.config is None:
             fatal = [p for p in result.problems if p.severity is configmod.Severity.FATAL]
             for problem in fatal or result.problems:
                 self.log.error(problem.render())
@@ -456,22 +514,14 @@ class Supervisor:
             return
         new = result.config
         old = self.runtime
-        keep: dict[str, InstanceRunner] = {}
-        for inst in new.instances:
-            runner = old.runners.get(inst.name)
-            if runner is not None and _same(runner.plan.config, inst) and _same_globals(
-                old.config, new
-            ) and not old.groups:
-                keep[inst.name] = runner
+        keep = {n: r for n, r in old.runners.items() if _keeps(old, new, n, r, scripts)}
         gone = [n for n in old.runners if n not in keep]
         # Stop what changed or went away; its VIPs go with it, as a removed instance's do.
         for name in gone:
             runner = old.runners[name]
-            if any(i.name == name for i in new.instances):
-                runner.deliver(core.Shutdown())
-            else:
+            if not any(i.name == name for i in new.instances):
                 runner.notifier.notify("DELETED", runner.state.priority)
-                runner.deliver(core.Shutdown())
+            runner.deliver(core.Shutdown())
         await self._stop_runtime(old, shutdown=False, only=gone)
         for fifo in old.fifos:
             await fifo.close()
@@ -479,7 +529,7 @@ class Supervisor:
             await group.notifier.close()
         rt = Runtime(new)
         self.runtime = rt
-        await self._start_runtime(rt, keep)
+        await self._start_runtime(rt, keep, scripts)
         self.reloads += 1
         self.log.info("Reload finished: %d instances kept, %d (re)started", len(keep),
                       len(rt.runners) - len(keep))
@@ -549,6 +599,35 @@ class Supervisor:
             self.log.info("Wrote %s", path)
 
 
+def _in_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    """``fn(*args)`` in a daemon thread, as a future of the running loop.
+
+    Not asyncio.to_thread: its executor's threads are joined when the loop closes and at
+    interpreter exit, so a stop would wait for a parse nobody needs any more.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, exc: BaseException | None) -> None:
+        if future.done():
+            return
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+    def work() -> None:
+        try:
+            result, exc = fn(*args), None
+        except BaseException as err:  # handed to the awaiting task, raised there
+            result, exc = None, err
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(settle, result, exc)
+
+    threading.Thread(target=work, name="config load", daemon=True).start()
+    return future
+
+
 def _strip(value: Any) -> Any:
     """A comparable form of a config item with every source location dropped."""
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
@@ -568,6 +647,24 @@ def _same(a: cfg.VrrpInstance, b: cfg.VrrpInstance) -> bool:
 def _same_globals(a: cfg.Config, b: cfg.Config) -> bool:
     return _strip(a.global_defs) == _strip(b.global_defs) and _strip(a.scripts) == _strip(
         b.scripts
+    )
+
+
+def _keeps(old: Runtime, new: cfg.Config, name: str, runner: InstanceRunner,
+           scripts: ScriptPlan) -> bool:
+    """Whether a reload carries instance ``name`` over in its state.
+
+    Only when nothing it runs on changed: its own config, the globals and scripts blocks, and
+    what it tracks once the scripts are judged again (a track script refused now, or allowed
+    again, restarts it).
+    """
+    inst = next((i for i in new.instances if i.name == name), None)
+    return (
+        inst is not None
+        and not old.groups
+        and _same(runner.plan.config, inst)
+        and _same_globals(old.config, new)
+        and P.track_specs(new, inst, scripts.usable) == runner.plan.tracks
     )
 
 

@@ -6,7 +6,8 @@ one event's scripts run to completion, in keepalived's order (the state's own sc
 generic ``notify`` with ``INSTANCE|GROUP NAME STATE PRIORITY``), before the next event's start.
 A notify that hangs only holds up its own instance, and only for ``order_timeout`` seconds;
 after that it is left running, as keepalived would leave it, and the queue moves on. STOP
-scripts are killed (group SIGKILL) if still running after 1 s, as keepalived does.
+scripts are killed (group SIGKILL) if still running after 1 s, as keepalived does. Once the
+daemon is stopping (:meth:`Notifier.hurry`), nothing but STOP scripts is waited for.
 
 FIFO lines (``INSTANCE "VI_1" MASTER 100``) are written immediately by notify(), which is
 synchronous and never blocks: the FIFO is opened O_NONBLOCK, and a full FIFO drops the line.
@@ -24,11 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .runner import DEFAULT_UMASK, ScriptCommand, kill_group, spawn
+from .runner import DEFAULT_UMASK, KILL_GRACE, ScriptCommand, kill_group, spawn
 
 log = logging.getLogger("astlinux_ha.scripts")
 
 STOP_KILL_AFTER = 1.0
+FIFO_MODE = 0o600
 DEFAULT_ORDER_TIMEOUT = 30.0
 
 # States that run scripts; the rest (MASTER_RX_LOWER_PRI, *_PRIORITY) are events.
@@ -70,10 +72,11 @@ def fifo_line(kind: str, name: str, state: str, priority: int) -> str:
 class NotifyFifo:
     """A notify FIFO (``notify_fifo`` or ``vrrp_notify_fifo``) and its optional reader script.
 
-    open() creates the FIFO with mode 0644 (less the daemon's umask, as mkfifo does), chowns it
-    to the configured user, starts the ``*_fifo_script`` with the FIFO path as its last
-    argument, then opens the FIFO read-write and non-blocking so writes never wait for a reader.
-    A pre-existing path that is not a FIFO owned by us (or the configured user) is refused.
+    open() creates the FIFO, opens it read-write and non-blocking (so writes never wait for a
+    reader), gives it mode 0600 and its reader as owner (the ``*_fifo_script``'s user, else
+    root), then starts that script with the FIFO path as its last argument. keepalived makes it
+    0644, which lets any local user read, and steal, the lines. A pre-existing path that is not
+    a FIFO owned by us (or by the reader) is refused.
     """
 
     def __init__(
@@ -88,8 +91,10 @@ class NotifyFifo:
     ) -> None:
         self.path = path
         self.script = script
-        self.uid = os.geteuid() if uid is None else uid
-        self.gid = os.getegid() if gid is None else gid
+        # The reader owns the FIFO: the fifo script's user, else the daemon.
+        owner = script.user if script is not None else None
+        self.uid = uid if uid is not None else owner.uid if owner else os.geteuid()
+        self.gid = gid if gid is not None else owner.gid if owner else os.getegid()
         self.label = label
         self.umask = umask
         self.fd: int | None = None
@@ -97,25 +102,15 @@ class NotifyFifo:
         self.process: asyncio.subprocess.Process | None = None
 
     async def open(self) -> bool:
-        """Create/open the FIFO and start its script; False (and logged) when refused."""
+        """Create/open the FIFO, then start its script; False (and logged) when refused."""
         try:
-            os.mkfifo(self.path, 0o644)
+            os.mkfifo(self.path, FIFO_MODE)
             self.created = True
-            if self.uid != os.geteuid() or self.gid != os.getegid():
-                try:
-                    os.chown(self.path, self.uid, self.gid)
-                except OSError:
-                    log.info("Failed to set uid:gid for fifo %s", self.path)
         except FileExistsError:
             pass
         except OSError:
             log.info("Unable to create %snotify fifo %s", self.label, self.path)
             return False
-        if self.script is not None:
-            try:
-                self.process = await spawn(self.script.with_args(self.path), umask=self.umask)
-            except OSError as exc:
-                log.warning("Error exec-ing command '%s': %s", self.script.argv[0], exc)
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
         except OSError as exc:
@@ -129,7 +124,24 @@ class NotifyFifo:
             os.close(fd)
             await self._give_up()
             return False
+        try:
+            # On the descriptor, so what gets the mode is what was checked: only its reader
+            # (root, or the fifo script's user) may read the lines, whatever was there before.
+            if (st.st_uid, st.st_gid) != (self.uid, self.gid):
+                os.fchown(fd, self.uid, self.gid)
+            os.fchmod(fd, FIFO_MODE)
+        except OSError as exc:
+            log.info("Failed to set owner and mode of %snotify fifo %s: %s", self.label,
+                     self.path, exc.strerror)
+            os.close(fd)
+            await self._give_up()
+            return False
         self.fd = fd
+        if self.script is not None:
+            try:
+                self.process = await spawn(self.script.with_args(self.path), umask=self.umask)
+            except OSError as exc:
+                log.warning("Error exec-ing command '%s': %s", self.script.argv[0], exc)
         return True
 
     async def _give_up(self) -> None:
@@ -150,7 +162,7 @@ class NotifyFifo:
         except OSError as exc:
             log.debug("notify fifo %s: write failed: %s", self.path, exc)
 
-    async def close(self) -> None:
+    async def close(self, *, grace: float = KILL_GRACE) -> None:
         """Unlink first (a looping reader must not reopen it), close, stop the script."""
         if self.created:
             with contextlib.suppress(OSError):
@@ -160,7 +172,7 @@ class NotifyFifo:
             os.close(self.fd)
             self.fd = None
         if self.process is not None:
-            await kill_group(self.process)
+            await kill_group(self.process, grace=grace)
             self.process = None
 
 
@@ -192,6 +204,9 @@ class Notifier:
         self._queue: asyncio.Queue[_Event | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._stragglers: set[asyncio.subprocess.Process] = set()
+        self._hurry = False
+        # Set while a non-STOP script is waited on, so hurry() can end the wait.
+        self._wake: asyncio.Future[None] | None = None
 
     def notify(self, state: str, priority: int) -> None:
         """Report entering ``state``; returns at once. Groups always report priority 0."""
@@ -241,22 +256,52 @@ class Notifier:
         except OSError as exc:
             log.warning("Error exec-ing command '%s': %s", command.argv[0], exc)
             return
-        limit = STOP_KILL_AFTER if stop else self.order_timeout
-        try:
-            await asyncio.wait_for(asyncio.shield(proc.wait()), limit)
-        except TimeoutError:
-            if stop:
+        if stop:
+            try:
+                await asyncio.wait_for(asyncio.shield(proc.wait()), STOP_KILL_AFTER)
+            except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
-            else:
-                log.warning(
-                    "(%s) notify script %s still running after %gs - not waiting for it",
-                    self.name,
-                    command.argv[0],
-                    limit,
-                )
-                self._stragglers.add(proc)
+            return
+        if self._hurry:
+            self._stragglers.add(proc)
+            return
+        waiter = asyncio.ensure_future(proc.wait())
+        self._wake = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait((waiter, self._wake), timeout=self.order_timeout,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._wake = None
+        if waiter.done():
+            return
+        waiter.cancel()
+        if not self._hurry:
+            log.warning(
+                "(%s) notify script %s still running after %gs - not waiting for it",
+                self.name,
+                command.argv[0],
+                self.order_timeout,
+            )
+        self._stragglers.add(proc)
+
+    def hurry(self) -> None:
+        """Shutting down: wait only for STOP scripts from now on (1 s, then SIGKILL).
+
+        Other notifies still start, in order, but are not waited for, and one being waited
+        on is left running: keepalived leaves every notify but STOP to itself, and the init
+        script gives a stop only so long.
+        """
+        self._hurry = True
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    def rescript(self, scripts: NotifyScripts, fifos: Sequence[NotifyFifo]) -> None:
+        """A reload's verdicts and FIFOs: every notify from now on, queued ones included,
+        runs what the new check allows (a script refused now never runs again)."""
+        self.scripts = scripts
+        self.fifos = tuple(fifos)
 
     async def drain(self) -> None:
         """Wait until every notify queued so far has run (or been given up on)."""
