@@ -53,6 +53,9 @@ def holder_script(kd_dir: str, image_dir: str | None = None) -> str:
                 lower = f"{layer}:{target}"
         lines.extend([
             f"mkdir /run/{tag}.upper /run/{tag}.work",
+            # The overlay's root takes the upper layer's mode: /tmp must stay 1777, as the
+            # host's and AstLinux's are, or no user could create anything there.
+            f"chmod --reference={target} /run/{tag}.upper",
             f"mount -t overlay -o lowerdir={lower},upperdir=/run/{tag}.upper,"
             f"workdir=/run/{tag}.work lab-{tag} {target}",
         ])
