@@ -474,45 +474,53 @@ class Supervisor:
                                  return_exceptions=True)
 
     async def _reload(self) -> None:
+        changed = False
         try:
             while True:
                 self._reload_again = False
                 try:
-                    await self._reload_once()
+                    changed |= await self._reload_once()
                 except Exception:
                     # A netlink error while building the new runtime, say: said, not lost in
                     # a task nobody awaits, and a queued SIGHUP still gets its turn.
                     self.log.exception("Reload of %s failed", self.options.config_file)
+                    changed = True
                 if not self._reload_again or self._stop.is_set():
                     break
         finally:
-            if not self._stop.is_set():
+            if changed and not self._stop.is_set():
                 # The old runtime and the parses are garbage now; what runs on is frozen again.
+                # A refused config changed nothing, and its parse was freed in its thread: no
+                # full collection (tens of ms on the loop) for it.
                 settle_heap()
 
-    def _load(self, path: str) -> tuple[configmod.CheckResult, ScriptPlan | None]:
+    def _load(self, path: str) -> tuple[cfg.Config | None, tuple[str, ...], ScriptPlan | None]:
         """Parse ``path`` and judge its scripts: run in a worker thread, as a big or hostile
-        config may take a while and the loop must keep advertising meanwhile."""
+        config may take a while and the loop must keep advertising meanwhile.
+
+        A config that cannot run comes back as its problem lines alone: the model it built
+        is freed here, in the thread, not on the loop.
+        """
         result = configmod.check(path, config_id=self.options.config_id)
         if not result.runnable or result.config is None:
-            return result, None
-        return result, ScriptPlan.judge(result.config)
+            fatal = [p for p in result.problems if p.severity is configmod.Severity.FATAL]
+            return None, tuple(p.render() for p in fatal or result.problems), None
+        return result.config, (), ScriptPlan.judge(result.config)
 
-    async def _reload_once(self) -> None:
+    async def _reload_once(self) -> bool:
+        """One reload; False when the new config was refused and nothing changed."""
         path = self.options.config_file
         self.log.info("Reloading configuration %s", path)
         self._loading = _in_thread(self._load, path)
         try:
-            result, scripts = await self._loading
+            new, refusal, scripts = await self._loading
         finally:
             self._loading = None
-        if scripts is None or result.config is None:
-            fatal = [p for p in result.problems if p.severity is configmod.Severity.FATAL]
-            for problem in fatal or result.problems:
-                self.log.error(problem.render())
+        if new is None or scripts is None:
+            for line in refusal:
+                self.log.error(line)
             self.log.error("Reload of %s failed - keeping the running configuration", path)
-            return
-        new = result.config
+            return False
         old = self.runtime
         keep = {n: r for n, r in old.runners.items() if _keeps(old, new, n, r, scripts)}
         gone = [n for n in old.runners if n not in keep]
@@ -534,6 +542,7 @@ class Supervisor:
         self.log.info("Reload finished: %d instances kept, %d (re)started", len(keep),
                       len(rt.runners) - len(keep))
         self._write_status()
+        return True
 
     # ------------------------------------------------------------ state files
 
