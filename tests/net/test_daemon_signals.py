@@ -122,6 +122,22 @@ def test_sighup_with_a_broken_config_keeps_the_running_one(lab):
     wait_log(pm, "Reload finished")
 
 
+def test_sighup_keeps_the_config_id_given_with_dash_i(lab):
+    # One file for both boxes, keepalived's way: @ID lines pick each box's priority.
+    master, _backup, _client = lab.add_seed_boxes()
+    text = conf("master").replace("    priority 100\n",
+                                  "    @high priority 150\n    @^high priority 50\n")
+    assert "@high" in text
+    daemons.install_config(master, text)
+    pm = master.spawn(Daemon.ASTLINUX_HA.argv() + ["-i", "high"], name="astlinux-ha")
+    assert daemons.wait_ready(pm, 15), pm.log_text()
+    assert wait_until(lambda: status(master)["instances"]["VI_1"]["priority"] == 150, SETTLE)
+    pm.send_signal(signal.SIGHUP)
+    # Reloaded without the id, the file would say priority 50: a changed instance, restarted.
+    wait_log(pm, "Reload finished: 1 instances kept, 0 (re)started")
+    assert status(master)["instances"]["VI_1"]["priority"] == 150
+
+
 def test_sigterm_sends_priority_0_removes_vips_and_exits_0_within_2s(lab):
     master, backup, pm, _pb = pair(lab)
     cap = lab.capture()
