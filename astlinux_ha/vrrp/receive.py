@@ -1,8 +1,9 @@
 """Should an instance act on a received advert? keepalived's checks, in keepalived's order.
 
 keepalived (``vrrp_check_packet``) looks at a packet in this order and stops at the first
-failure: length, TTL/hop limit, version, v2 authentication, v2 interval, type, checksum,
-multicast/unicast destination, VIP list, unicast source. Some findings only warn: a v3
+failure: AH or not (IPv4), length, TTL/hop limit, version, v2 authentication (for AH: next
+header, ICV, SPI, sequence number), v2 interval, type, checksum, multicast/unicast destination,
+VIP list, unicast source. Some findings only warn: a v3
 interval mismatch, a VIP count or list mismatch (accepted since keepalived 2.3.3), a peer
 using keepalived's old unicast checksum. The messages are keepalived's, so logs read the same.
 """
@@ -13,8 +14,10 @@ import enum
 import ipaddress
 from dataclasses import dataclass
 
+from .ah import AH_LEN, AhPacket, SeqCounter, verify_icv
 from .packet import (
     AUTH_LEN,
+    IPPROTO_VRRP,
     Advert,
     AuthType,
     ChecksumVariant,
@@ -32,6 +35,7 @@ VLAN_TAG = 4
 IPV4_HEADER = 20  # keepalived sends no IP options, and counts the header in its lengths
 MCAST_GROUP4 = ipaddress.IPv4Address("224.0.0.18")
 MCAST_GROUP6 = ipaddress.IPv6Address("ff02::12")
+NO_SEQ = SeqCounter()  # an AH instance that has neither sent nor accepted an advert yet
 
 
 class Reason(enum.Enum):
@@ -45,6 +49,9 @@ class Reason(enum.Enum):
     AUTH_TYPE_INVALID = "auth type invalid"
     AUTH_TYPE_MISMATCH = "auth type mismatch"
     AUTH_FAILURE = "auth failure"
+    AH_NEXT_HEADER = "ah next header"
+    AH_SPI = "ah spi"
+    AH_REPLAY = "ah replay"
     INTERVAL_MISMATCH = "interval mismatch"
     TYPE = "type"
     CHECKSUM = "checksum"
@@ -124,13 +131,19 @@ class Accepted:
     advert: Advert
     warnings: tuple[Finding, ...] = ()
     checksum: ChecksumVariant | None = None
+    ah_seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """The advert is ignored; ``finding`` carries the counter reason and the log line."""
+    """The advert is ignored; ``finding`` carries the counter reason and the log line.
+
+    ``ah_seq`` is set when the AH checks passed before a later check failed: keepalived has
+    adopted that sequence number by then, and so must the caller.
+    """
 
     finding: Finding
+    ah_seq: int | None = None
 
     @property
     def reason(self) -> Reason:
@@ -146,12 +159,17 @@ def check(
     ttl: int | None,
     *,
     master: IPAddress | None = None,
+    ah: AhPacket | None = None,
+    ah_counter: SeqCounter = NO_SEQ,
 ) -> Accepted | Rejected:
     """Run keepalived's receive checks on ``payload`` (the VRRP message without IP header).
 
     ``ttl`` is the received TTL or hop limit, None when the socket could not tell.
     ``master`` is the address of the master this instance last accepted; with
-    ``skip_check_adv_addr`` the VIP list is only checked when the sender differs.
+    ``skip_check_adv_addr`` the VIP list is only checked when the sender differs. ``ah`` is
+    the datagram when it came as IP protocol 51 (``payload`` is then what follows the AH
+    header), ``ah_counter`` the instance's sequence number; a result's ``ah_seq`` says which
+    number to adopt.
     """
     name = params.name
     try:
@@ -162,7 +180,14 @@ def check(
     if header.vrid != params.vrid:
         return _reject(Reason.VRID, f"({name}) advert from {src} for VRID {header.vrid}, "
                        f"ours is {params.vrid}")
+    expect_ah = params.family == 4 and params.auth_type is AuthType.AH
+    if params.family == 4 and (ah is not None) != expect_ah:
+        text = ("Received AH header but auth type not AH" if ah is not None
+                else "No AH header but auth type is AH")
+        return _reject(Reason.AUTH_TYPE_MISMATCH, f"({name}) {text} (from {src})")
     outer = IPV4_HEADER if params.family == 4 else 0
+    if ah is not None:
+        outer += AH_LEN
     expected = outer + message_length(header.version, params.family, header.count)
     got = outer + len(payload)
     if got != expected and not _padding(expected, got):
@@ -176,13 +201,18 @@ def check(
     if header.version != params.version:
         return _reject(Reason.VERSION, f"({name}) wrong VRRP version from {src}. Received "
                        f"{header.version} and expect {params.version}")
+    seq: int | None = None
     if header.version == 2:
-        rejected = _check_v2(params, header.auth_type, header.interval, payload, src)
+        rejected = _check_v2_auth(params, header.auth_type, payload, src)
+        if rejected is None and ah is not None:
+            rejected, seq = _check_ah(params, ah, ah_counter, src)
+        if rejected is None:
+            rejected = _check_v2_interval(params, header.interval, src)
         if rejected is not None:
-            return rejected
+            return Rejected(rejected.finding, seq)
     if header.type != 1:
-        return _reject(Reason.TYPE, f"({name}) Invalid packet type from {src}. "
-                       f"{header.type} and expect 1")
+        return Rejected(Finding(Reason.TYPE, f"({name}) Invalid packet type from {src}. "
+                                 f"{header.type} and expect 1"), seq)
     warnings: list[Finding] = []
     ours_cs = round(params.advert_int * 100)
     if header.version == 3 and header.interval != ours_cs:
@@ -193,25 +223,26 @@ def check(
     if params.family == 4:
         variant = _checksum(params, payload, src, dst)
         if variant is None:
-            return _reject(Reason.CHECKSUM, f"({name}) Invalid VRRPv{header.version} checksum "
-                           f"from {src}")
+            return Rejected(Finding(Reason.CHECKSUM, f"({name}) Invalid VRRPv{header.version} "
+                                     f"checksum from {src}"), seq)
         if variant is ChecksumVariant.MCAST_DST:
             warnings.append(Finding(Reason.CHECKSUM_COMPAT,
                                     f"({name}) Setting unicast VRRPv3 checksum to old version"))
     if dst.is_multicast == params.unicast:
         want, got_kind = ("un", "mult") if params.unicast else ("mult", "un")
-        return _reject(Reason.DESTINATION, f"({name}) Expected {want}icast packet but "
-                       f"received {got_kind}icast packet from {src}")
+        return Rejected(Finding(Reason.DESTINATION, f"({name}) Expected {want}icast packet "
+                                 f"but received {got_kind}icast packet from {src}"), seq)
     try:
         advert = build_advert(payload, header, params.family)
     except PacketError as exc:
-        return _reject(Reason.MALFORMED, f"({name}) malformed advert from {src}: {exc}")
+        return Rejected(Finding(Reason.MALFORMED, f"({name}) malformed advert from {src}: "
+                                 f"{exc}"), seq)
     warnings += _vip_findings(params, advert, src, master)
     if params.unicast and params.check_unicast_src:
         rejected = _check_source(params, src, ttl)
         if rejected is not None:
-            return rejected
-    return Accepted(advert, tuple(warnings), variant)
+            return Rejected(rejected.finding, seq)
+    return Accepted(advert, tuple(warnings), variant, seq)
 
 
 def _reject(reason: Reason, message: str) -> Rejected:
@@ -228,8 +259,8 @@ def _padding(expected: int, got: int) -> bool:
     )
 
 
-def _check_v2(
-    params: ReceiveParams, auth_type: int, interval: int, payload: bytes, src: IPAddress
+def _check_v2_auth(
+    params: ReceiveParams, auth_type: int, payload: bytes, src: IPAddress
 ) -> Rejected | None:
     name = params.name
     if auth_type not in tuple(AuthType):
@@ -241,10 +272,35 @@ def _check_v2(
     password = params.auth_password[:AUTH_LEN].ljust(AUTH_LEN, b"\0")
     if auth_type == AuthType.PASS and payload[-AUTH_LEN:] != password:
         return _reject(Reason.AUTH_FAILURE, f"({name}) received an invalid passwd from {src}!")
+    return None
+
+
+def _check_ah(
+    params: ReceiveParams, ah: AhPacket, counter: SeqCounter, src: IPAddress
+) -> tuple[Rejected | None, int | None]:
+    # keepalived's order: next header, ICV (nothing else in the packet can be trusted before
+    # it), SPI, then the sequence number against replays. A failure adopts no number.
+    name = params.name
+    if ah.next_header != IPPROTO_VRRP:
+        return _reject(Reason.AH_NEXT_HEADER, f"({name}) IPSEC-AH from {src} protects "
+                       f"protocol {ah.next_header}, not VRRP"), None
+    if not verify_icv(params.auth_password, ah, unicast=params.unicast):
+        return _reject(Reason.AUTH_FAILURE, f"({name}) IPSEC-AH : invalid IPSEC HMAC-MD5 value. "
+                       f"Due to fields mutation or bad password ! (from {src})"), None
+    if ah.spi != int(ah.src):
+        return _reject(Reason.AH_SPI, f"({name}) IPSEC AH : invalid IPSEC SPI value from {src}."
+                       f" {ah.spi:#010x} and expect {int(ah.src):#010x}"), None
+    if not counter.fresh(ah.seq):
+        return _reject(Reason.AH_REPLAY, f"({name}) IPSEC-AH : sequence number {ah.seq} already"
+                       f" processed. Packet dropped. Local({counter.seq}) (from {src})"), None
+    return None, ah.seq
+
+
+def _check_v2_interval(params: ReceiveParams, interval: int, src: IPAddress) -> Rejected | None:
     mine = round(params.advert_int)
     if interval != mine:
-        return _reject(Reason.INTERVAL_MISMATCH, f"({name}) advertisement interval mismatch "
-                       f"with {src} mine={mine} sec rcv'd={interval} sec")
+        return _reject(Reason.INTERVAL_MISMATCH, f"({params.name}) advertisement interval "
+                       f"mismatch with {src} mine={mine} sec rcv'd={interval} sec")
     return None
 
 
