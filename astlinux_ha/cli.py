@@ -185,7 +185,12 @@ def report(result: CheckResult, stream: TextIO | None = None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``astlinux-ha`` and ``python -m astlinux_ha``; returns the exit code."""
-    options = parse_options(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["pair-check"]:
+        from astlinux_ha import paircheck
+
+        return paircheck.main(args[1:])
+    options = parse_options(args)
     if options.status:
         from astlinux_ha.status_table import print_status
 
