@@ -17,7 +17,7 @@ import re
 import socket
 
 MAX_EXPANSIONS = 20  # a definition that refers to itself would otherwise never end
-MAX_EXPANDED = 4096  # keepalived stops at its line buffer; a doubling $A=$A$A stops here
+MAX_EXPANDED = 4096  # growth allowed: keepalived stops at its line buffer; $A=$A$A stops here
 
 _DEFINITION = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)\Z", re.DOTALL)
 # $NAME ends at white space, ',', ')' or the end; ${NAME} is delimited by its braces.
@@ -64,17 +64,42 @@ class Preprocessor:
         return name, value
 
     def expand(self, body: str) -> tuple[str, bool]:
-        """Replace known ``$NAME``/``${NAME}``; the bool is False when expansion ran away."""
+        """Replace known ``$NAME``/``${NAME}``; the bool is False when expansion ran away.
+
+        The text may grow by at most MAX_EXPANDED characters over all rounds, and each round
+        stops building as soon as it passes that budget: a joined line of 200,000
+        references to a long value would otherwise be built whole (100 MB) before the
+        length is looked at.
+        """
         if "$" not in body or not self.definitions:
             return body, True
+        budget = len(body) + MAX_EXPANDED
         for _ in range(MAX_EXPANSIONS):
-            expanded = _REFERENCE.sub(self._value, body)
+            expanded = self._expand_once(body, budget)
+            if expanded is None:
+                break
             if expanded == body:
                 return body, True
-            if len(expanded) > MAX_EXPANDED:
-                break
             body = expanded
         return body, False
+
+    def _expand_once(self, body: str, budget: int) -> str | None:
+        """One round of replacements, or None once the result would pass ``budget``."""
+        out: list[str] = []
+        size = 0
+        last = 0
+        for match in _REFERENCE.finditer(body):
+            value = self._value(match)
+            size += match.start() - last + len(value)
+            if size > budget:
+                return None
+            out.append(body[last : match.start()])
+            out.append(value)
+            last = match.end()
+        if not out:
+            return body
+        out.append(body[last:])
+        return "".join(out)
 
     def _value(self, match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)
