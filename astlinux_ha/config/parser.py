@@ -13,6 +13,10 @@ from typing import NamedTuple
 from .lexer import Line
 from .model import Location, Problem, Severity
 
+# keepalived's deepest real block is ~5 levels (virtual_server > real_server > HTTP_GET > url);
+# past this, a block is skipped whole with one error instead of one per unclosed level.
+MAX_BLOCK_DEPTH = 32
+
 
 class Statement(NamedTuple):
     """A keyword line with its arguments and, when followed by ``{ ... }``, its block."""
@@ -40,9 +44,31 @@ def parse_lines(lines: Sequence[Line]) -> tuple[tuple[Statement, ...], tuple[Pro
     # Each open block: the list it sits in and its owner (None for a stray '{').
     stack: list[tuple[list[Statement], Statement | None]] = []
     can_open = False  # True right after a plain statement: a '{' now opens its block
+    skipping = 0  # '{' levels open inside a block skipped for being nested too deep
+    skipped: Statement | None = None  # the line that opened the skipped block
     for words, text, where in lines:
         first = words[0]
-        if first == "{" and len(words) == 1:
+        is_open = first == "{" and len(words) == 1
+        if skipping:
+            if is_open:
+                skipping += 1
+            elif first == "}" and len(words) == 1:
+                skipping -= 1
+            continue
+        if is_open and len(stack) >= MAX_BLOCK_DEPTH:
+            skipped = current[-1] if can_open else Statement(words, text, where)
+            problems.append(
+                Problem(
+                    skipped.where,
+                    Severity.ERROR,
+                    f"blocks nested more than {MAX_BLOCK_DEPTH} deep - ignoring this block",
+                )
+            )
+            if can_open:
+                current.pop()
+            skipping = 1
+            can_open = False
+        elif is_open:
             owner: Statement | None = None
             if can_open:
                 owner = current.pop()
@@ -60,6 +86,14 @@ def parse_lines(lines: Sequence[Line]) -> tuple[tuple[Statement, ...], tuple[Pro
         else:
             current.append(Statement(words, text, where))
             can_open = True
+    if skipping and skipped is not None:
+        problems.append(
+            Problem(
+                skipped.where,
+                Severity.ERROR,
+                f"missing '}}' at the end of block '{' '.join(skipped.words)}'",
+            )
+        )
     while stack:
         owner = stack[-1][1]
         if owner is not None:
