@@ -35,6 +35,7 @@ class Preprocessor:
     def __init__(self, config_id: str | None = None) -> None:
         self.config_id = default_config_id() if config_id is None else config_id
         self.definitions: dict[str, str] = {}
+        self.longest = 0  # no value is longer (an upper bound: a redefinition may be shorter)
 
     def select(self, body: str) -> str | None:
         """The line without its ``@ID`` prefix, or None when it is not for this box."""
@@ -61,6 +62,7 @@ class Preprocessor:
             return None
         name, value = match.group(1), match.group(2).strip(" \t")
         self.definitions[name] = value
+        self.longest = max(self.longest, len(value))
         return name, value
 
     def expand(self, body: str) -> tuple[str, bool]:
@@ -85,6 +87,8 @@ class Preprocessor:
 
     def _expand_once(self, body: str, budget: int) -> str | None:
         """One round of replacements, or None once the result would pass ``budget``."""
+        if len(body) + body.count("$") * self.longest <= budget:
+            return _REFERENCE.sub(self._value, body)  # cannot pass the budget: the quick way
         out: list[str] = []
         size = 0
         last = 0
