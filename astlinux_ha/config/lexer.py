@@ -13,13 +13,20 @@ What a line goes through, in keepalived's order:
    ``{`` on the next line and ``value }`` all look alike to the parser.
 5. Words are split on white space; a word starting with ``"`` runs to the next ``"`` (no
    escapes at this level: ``notify "/x.sh 'a b'" root`` gives three words).
+
+A config cannot make the reader spend unbounded CPU or memory (issue 13): 2 MiB of text in all,
+100,000 logical lines, 1,024 files, includes 32 deep, 1,024 paths per include (brace
+alternatives are counted before any is built), and every pass over a line is linear. Include
+targets are opened non-blocking and fstat()ed, so a FIFO or a device is skipped, never read.
 """
 
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -30,10 +37,21 @@ from .preprocess import Preprocessor
 MAX_LINE = 1023  # keepalived's MAXBUF (1024) including the terminating NUL
 MAX_FILE_BYTES = 2 * 1024 * 1024  # far above any real config; refuses runaway or junk files
 MAX_INCLUDE_DEPTH = 32
+# keepalived 2.2.7 has no nesting limit of its own: an include loop runs until open() fails
+# with EMFILE. 32 levels is far more than any real tree and keeps the reader's stack small.
+MAX_INCLUDE_PATTERNS = 1024  # paths one include's {a,b} alternatives may expand to
+MAX_INCLUDED_FILES = 1024  # files read for one config, the main one included
+MAX_INCLUDE_PATH = 4096  # PATH_MAX: glob(3) could not match a longer pattern anyway
+MAX_BRACE_DEPTH = 32  # {a,{b,{c,...}}} nesting in one include pattern
+# Logical lines per config: the 255-instance x 20-VIP benchmark config has 7,400, and each line
+# costs ~500 bytes of Python objects, so a 2 MiB file of 2-byte lines would take 500 MB.
+MAX_LINES = 100_000
 # C0 controls other than white space, and DEL: never in a text config, always in binary junk.
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
 MAX_BAD_LINES = 10  # beyond this many unreadable lines the file is junk, not a config
 _WHITE = " \t\f\v\r\n"
+_BRACE_OR_QUOTE = re.compile(r'[{}"]')
+_BRACE_OR_COMMA = re.compile(r"[{},]")
 _INCLUDE_VARIANTS = ("include", "includer", "includem", "includew", "includeb", "includea")
 
 
@@ -113,55 +131,134 @@ def split_words(text: str) -> tuple[list[str], bool]:
 
 
 def _brace_pieces(text: str) -> Iterator[str]:
-    """Split ``{`` and ``}`` outside quotes onto pieces of their own."""
+    """Split ``{`` and ``}`` outside quotes onto pieces of their own.
+
+    One pass over ``text``: a joined line may hold thousands of braces, and slicing off the
+    rest of the line at each one made such a line quadratic.
+    """
     if "{" not in text and "}" not in text:
         yield text
         return
-    while text:
-        quote = False
-        pos = -1
-        for i, ch in enumerate(text):
-            if ch == '"':
-                quote = not quote
-            elif not quote and ch in "{}":
-                pos = i
-                break
-        if pos < 0:
-            yield text
-            return
-        if pos > 0:
-            yield text[:pos].rstrip(" \t")
-            text = text[pos:]
-        else:
-            yield text[0]
-            text = text[1:].lstrip(" \t")
+    quote = False
+    start = 0
+    n = len(text)
+    for match in _BRACE_OR_QUOTE.finditer(text):
+        ch = match.group()
+        if ch == '"':
+            quote = not quote
+            continue
+        if quote:
+            continue
+        pos = match.start()
+        if pos > start:
+            yield text[start:pos].rstrip(" \t")
+        yield ch
+        start = pos + 1
+        while start < n and text[start] in " \t":
+            start += 1
+    if start < n:
+        yield text[start:]
 
 
-def expand_braces(pattern: str) -> list[str]:
-    """csh-style ``{a,b}`` expansion, as glob(GLOB_BRACE) does before matching."""
-    start = pattern.find("{")
-    if start < 0:
-        return [pattern]
+class PatternTooComplex(ValueError):
+    """An include pattern whose ``{a,b}`` alternatives go past a limit; str() says which."""
+
+
+# A brace pattern, parsed: a sequence of literal text and groups; a group is a list of
+# alternatives, each a sequence again ({a,{b,c}} nests).
+_Sequence = list["str | list[_Sequence]"]
+
+
+def _match_brace(pattern: str, start: int) -> tuple[int, list[int]]:
+    """The ``}`` closing the ``{`` at ``start`` (-1 if none) and its top-level commas."""
     depth = 0
-    parts: list[str] = []
-    last = start + 1
-    for i in range(start, len(pattern)):
-        ch = pattern[i]
+    commas: list[int] = []
+    for match in _BRACE_OR_COMMA.finditer(pattern, start):
+        ch = match.group()
         if ch == "{":
             depth += 1
         elif ch == "}":
             depth -= 1
             if depth == 0:
-                parts.append(pattern[last:i])
-                head, tail = pattern[:start], pattern[i + 1 :]
-                out: list[str] = []
-                for part in parts:
-                    out.extend(expand_braces(head + part + tail))
-                return out
-        elif ch == "," and depth == 1:
-            parts.append(pattern[last:i])
-            last = i + 1
-    return [pattern]  # unbalanced: taken literally, as glob does
+                return match.start(), commas
+        elif depth == 1:
+            commas.append(match.start())
+    return -1, commas
+
+
+def _parse_braces(pattern: str, depth: int = 0) -> _Sequence:
+    """``pattern`` as literal text and groups, with glob(GLOB_BRACE)'s reading of braces.
+
+    From an unbalanced ``{`` on, the rest is literal (as glob takes it); ``{}`` is one empty
+    alternative.
+    """
+    items: _Sequence = []
+    pos = 0
+    while (start := pattern.find("{", pos)) >= 0:
+        close, commas = _match_brace(pattern, start)
+        if close < 0:
+            break
+        if depth >= MAX_BRACE_DEPTH:
+            raise PatternTooComplex(f"has braces nested more than {MAX_BRACE_DEPTH} deep")
+        if start > pos:
+            items.append(pattern[pos:start])
+        bounds = [start, *commas, close]
+        items.append(
+            [_parse_braces(pattern[a + 1 : b], depth + 1) for a, b in itertools.pairwise(bounds)]
+        )
+        pos = close + 1
+    if pos < len(pattern):
+        items.append(pattern[pos:])
+    return items
+
+
+def _count(sequence: _Sequence, limit: int) -> int:
+    """How many strings ``sequence`` expands to, saturating at ``limit + 1``."""
+    total = 1
+    for item in sequence:
+        if isinstance(item, list):
+            total *= min(sum(_count(alt, limit) for alt in item), limit + 1)
+            total = min(total, limit + 1)
+    return total
+
+
+def _expand(sequence: _Sequence) -> list[str]:
+    """Every string ``sequence`` stands for, in glob's order (the first group varies slowest).
+
+    Only called once :func:`_count` allowed it, so no intermediate list is longer than the
+    result. Single-string runs are joined first, so that a chain of ``{a}`` costs one copy
+    per result instead of one per ``{a}``.
+    """
+    out = [""]
+    literal: list[str] = []
+    for item in sequence:
+        if isinstance(item, str):
+            literal.append(item)
+            continue
+        alternatives = [one for alt in item for one in _expand(alt)]
+        if len(alternatives) == 1:
+            literal.append(alternatives[0])
+            continue
+        prefix = "".join(literal)
+        literal = []
+        out = [head + prefix + alt for head in out for alt in alternatives]
+    suffix = "".join(literal)
+    return [head + suffix for head in out]
+
+
+def expand_braces(pattern: str, limit: int = MAX_INCLUDE_PATTERNS) -> list[str]:
+    """csh-style ``{a,b}`` expansion, as glob(GLOB_BRACE) does before matching.
+
+    The expansions are counted before any is built, so ``{a,b}`` twenty times (2**20 paths)
+    costs a few KB, not 134 MB: PatternTooComplex past ``limit`` paths or
+    :data:`MAX_BRACE_DEPTH` levels of nesting.
+    """
+    if "{" not in pattern:
+        return [pattern]
+    sequence = _parse_braces(pattern)
+    if _count(sequence, limit) > limit:
+        raise PatternTooComplex(f"expands to more than {limit} paths")
+    return _expand(sequence)
 
 
 class _Reader:
@@ -173,11 +270,15 @@ class _Reader:
         self.problems: list[Problem] = []
         self.files: list[str] = []
         self.total_bytes = 0
+        self.opened = 0  # files opened, for MAX_INCLUDED_FILES
+        self.stopped = False  # MAX_LINES was passed: nothing more is read
 
     def problem(self, where: Location | None, severity: Severity, message: str) -> None:
         self.problems.append(Problem(where, severity, message))
 
     def read_file(self, path: str, stack: tuple[str, ...], where: Location | None) -> None:
+        if self.stopped:
+            return
         real = os.path.realpath(path)
         if real in stack:
             chain = " -> ".join([*stack[stack.index(real) :], real])
@@ -188,29 +289,83 @@ class _Reader:
                 where, Severity.FATAL, f"includes nested more than {MAX_INCLUDE_DEPTH} deep"
             )
             return
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)
-        except IsADirectoryError:
-            self.problem(where, Severity.FATAL, f"configuration file '{path}' is a directory")
+        if self.opened >= MAX_INCLUDED_FILES:
+            # Reported once: a glob in each of many files could otherwise open thousands
+            # of files, each too small for the byte cap to stop it.
+            if self.opened == MAX_INCLUDED_FILES:
+                self.problem(
+                    where,
+                    Severity.ERROR,
+                    f"more than {MAX_INCLUDED_FILES} files included - ignoring the rest",
+                )
+            self.opened += 1
             return
-        except OSError as err:
-            severity = Severity.FATAL if not stack else Severity.ERROR
-            self.problem(
-                where, severity, f"cannot read configuration file '{path}': {err.strerror}"
-            )
+        self.opened += 1
+        data = self.read_bytes(path, where, bool(stack))
+        if data is None:
             return
         self.total_bytes += len(data)
         if len(data) > MAX_FILE_BYTES or self.total_bytes > MAX_FILE_BYTES:
-            self.problem(
-                where,  # the include line, or None for the main file (no line to blame)
-                Severity.FATAL,
-                f"configuration too large (more than {MAX_FILE_BYTES // (1024 * 1024)} MiB)"
-                f" reading '{path}'",
-            )
+            self.too_large(path, where)
             return
         self.files.append(path)
         self.read_text(path, data, (*stack, real))
+
+    def read_bytes(self, path: str, where: Location | None, included: bool) -> bytes | None:
+        """The file's bytes, at most MAX_FILE_BYTES + 1; None (reported) if it is no config.
+
+        Opened non-blocking and checked with fstat() on the open file, so that a FIFO does
+        not hang the reader (opening it would wait for a writer), a device such as /dev/zero
+        is never read, and the file checked is the file read.
+        """
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        except OSError as err:
+            severity = Severity.ERROR if included else Severity.FATAL
+            self.problem(
+                where, severity, f"cannot read configuration file '{path}': {err.strerror}"
+            )
+            return None
+        with open(fd, "rb") as handle:
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                self.problem(where, Severity.FATAL, f"configuration file '{path}' is a directory")
+                return None
+            if not stat.S_ISREG(info.st_mode):
+                # keepalived logs "is not a regular non-executable file - skipping" for an
+                # include and carries on; -t still exits 0. The main file is the config.
+                if included:
+                    self.problem(
+                        where,
+                        Severity.WARNING,
+                        f"configuration file '{path}' is not a regular file - skipping",
+                    )
+                else:
+                    self.problem(
+                        where, Severity.FATAL, f"configuration file '{path}' is not a regular file"
+                    )
+                return None
+            if info.st_size > MAX_FILE_BYTES:
+                self.too_large(path, where)  # without reading a byte of it
+                return None
+            try:
+                # +1: a file that grew after fstat() is still caught as too large
+                return handle.read(MAX_FILE_BYTES + 1)
+            except OSError as err:
+                severity = Severity.ERROR if included else Severity.FATAL
+                self.problem(
+                    where, severity, f"cannot read configuration file '{path}': {err.strerror}"
+                )
+                return None
+
+    def too_large(self, path: str, where: Location | None) -> None:
+        """Report ``path`` as past MAX_FILE_BYTES (alone or with what was read before)."""
+        self.problem(
+            where,  # the include line, or None for the main file (no line to blame)
+            Severity.FATAL,
+            f"configuration too large (more than {MAX_FILE_BYTES // (1024 * 1024)} MiB)"
+            f" reading '{path}'",
+        )
 
     def read_text(self, path: str, data: bytes, stack: tuple[str, ...]) -> None:
         control = _CONTROL.search(data)
@@ -223,11 +378,16 @@ class _Reader:
             )
             return
         text = data.decode("utf-8", errors="surrogateescape")
-        pending = ""
+        # A continued line's pieces, joined once at its end: rebuilding the line at each
+        # piece made a 2 MiB continued line quadratic (77 s).
+        pending: list[str] = []
         pending_line = 0
         bad_lines = 0
         lines = self.lines
         for number, raw in enumerate(text.split("\n"), start=1):
+            if not number & 4095 and len(lines) > MAX_LINES:
+                self.over_line_cap()
+                return
             if (
                 not pending
                 and raw.isascii()
@@ -269,20 +429,40 @@ class _Reader:
             body, cont, open_quote = split
             if open_quote:
                 self.problem(where, Severity.ERROR, f"unterminated quote in '{raw.strip()}'")
-            if pending:
-                body = f"{pending} {body}" if body else pending
-                where = Location(path, pending_line)
             joined = bool(pending)
             if cont:
                 if not pending:
                     pending_line = number
-                pending = body
+                if body:  # an empty piece adds nothing (and no separating space)
+                    pending.append(body)
                 continue
-            pending = ""
+            if pending:
+                if body:
+                    pending.append(body)
+                body = " ".join(pending)
+                where = Location(path, pending_line)
+                pending = []
             if body:
                 self.handle(body, where, stack, joined)
+                if self.stopped:
+                    return
         if pending:
-            self.handle(pending, Location(path, pending_line), stack, True)
+            self.handle(" ".join(pending), Location(path, pending_line), stack, True)
+        if len(lines) > MAX_LINES:
+            self.over_line_cap()
+
+    def over_line_cap(self) -> None:
+        """Stop reading: too many lines for a config, blamed on the first line past the cap."""
+        if self.stopped:
+            return
+        self.stopped = True
+        first_over = self.lines[MAX_LINES].where
+        del self.lines[MAX_LINES:]
+        self.problem(
+            first_over,
+            Severity.FATAL,
+            f"more than {MAX_LINES} lines - not a keepalived configuration",
+        )
 
     def decomment_line(self, raw: str, where: Location) -> tuple[str, bool, bool] | None:
         """:func:`decomment` for one physical line; None (reported) for an unreadable one."""
@@ -317,9 +497,15 @@ class _Reader:
         for piece in _brace_pieces(body):
             words, unmatched = split_words(piece)
             if unmatched:
-                self.problem(where, Severity.ERROR, f"unmatched quote: '{piece}'")
+                # a joined piece may be megabytes long: quote its start only
+                shown = piece if len(piece) <= 200 else f"{piece[:197]}..."
+                self.problem(where, Severity.ERROR, f"unmatched quote: '{shown}'")
             if words:
                 self.lines.append(Line(tuple(words), piece, where))
+                # one joined line may hold a million braces: stop at the cap, not after
+                if len(self.lines) > MAX_LINES:
+                    self.over_line_cap()
+                    return
 
     def preprocess(self, body: str, where: Location, joined: bool) -> str | None:
         """``@ID`` selection and ``$NAME`` definitions; None when nothing is left to read."""
@@ -351,21 +537,50 @@ class _Reader:
         return body
 
     def include(self, pattern: str, where: Location, stack: tuple[str, ...]) -> None:
+        """Read the files ``pattern`` names, as glob(GLOB_BRACE) would match them.
+
+        At most MAX_INCLUDE_PATTERNS paths per include, counted before they are built (brace
+        alternatives) or as they are found (glob matches); past that the include is refused
+        as a whole, with one error, and the rest of the config is still read.
+        """
         if not pattern:
             self.problem(where, Severity.ERROR, "include: no file name given")
             return
+        shown = pattern if len(pattern) <= 60 else f"{pattern[:57]}..."
+        if len(pattern) > MAX_INCLUDE_PATH:
+            self.problem(
+                where,
+                Severity.ERROR,
+                f"include '{shown}' is longer than {MAX_INCLUDE_PATH} characters - ignored",
+            )
+            return
+        try:
+            alternatives = expand_braces(pattern)
+        except PatternTooComplex as err:
+            self.problem(where, Severity.ERROR, f"include '{shown}' {err} - ignored")
+            return
         base = os.path.dirname(where.file)
         matches: list[str] = []
-        for one in expand_braces(pattern):
+        for one in alternatives:
             full = one if os.path.isabs(one) else os.path.join(base, one)
             if glob.has_magic(full):
-                matches.extend(sorted(glob.glob(full)))
+                # lazily, and no further than one past the cap: a '*' may match a big dir
+                room = MAX_INCLUDE_PATTERNS - len(matches)
+                matches.extend(sorted(itertools.islice(glob.iglob(full), room + 1)))
             elif os.path.exists(full):
                 matches.append(full)
-        # glob can match directories; keepalived only opens regular files.
-        matches = [m for m in matches if os.path.isfile(m)]
+            if len(matches) > MAX_INCLUDE_PATTERNS:
+                self.problem(
+                    where,
+                    Severity.ERROR,
+                    f"include '{shown}' expands to more than {MAX_INCLUDE_PATTERNS} paths"
+                    " - ignored",
+                )
+                return
         for match in matches:
-            self.read_file(match, stack, where)
+            # glob can match directories; keepalived skips them without a word (GLOB_MARK).
+            if not os.path.isdir(match):
+                self.read_file(match, stack, where)
 
 
 def _valid_text(raw: str) -> bool:
