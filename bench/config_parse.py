@@ -3,6 +3,9 @@
 ``run()`` writes the config into a temp dir, parses it several times with
 :func:`astlinux_ha.config.check` and returns the median wall time in milliseconds (and the
 median CPU time, which other load on the box does not inflate).
+
+``run_hostile()`` (``python -m bench.config_parse --hostile``) times ``-t`` on the configs of
+the security audit (issue 13) for both daemons: wall time and peak RSS of each process.
 """
 
 from __future__ import annotations
@@ -105,5 +108,55 @@ def run_cli(box, runs: int = 3) -> dict[str, object]:
     return out
 
 
+HOSTILE = {
+    # 2**20 candidate paths from one include line
+    "include_braces_2^20": "include /nonexistent/" + "{a,b}" * 20 + ".conf\n",
+    # one logical line of ~700,000 continued pieces, just under the 2 MiB file cap
+    "continued_line_2MiB": "router_id \\\n" + "x\\\n" * ((2 * 1024 * 1024 - 4096) // 3) + "y\n",
+}
+
+
+def _measure(argv: list[str]) -> dict[str, object]:
+    """Wall time (ms), peak RSS (KiB) and exit code of one run of ``argv``.
+
+    Through GNU time when it is there: a child forked from this Python process would report
+    this process's RSS as its own peak (Linux keeps the pre-exec high-water mark).
+    """
+    import shutil
+    import subprocess
+
+    gnu_time = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+    with tempfile.NamedTemporaryFile("r") as report:
+        wrapped = [gnu_time, "-q", "-f", "%M", "-o", report.name, *argv] if gnu_time else argv
+        start = time.perf_counter()
+        proc = subprocess.run(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        elapsed = time.perf_counter() - start
+        rss = report.read().strip().splitlines()
+    return {
+        "ms": round(elapsed * 1000, 1),
+        "max_rss_kib": int(rss[-1]) if gnu_time and rss else None,
+        "exit": proc.returncode,
+    }
+
+
+def run_hostile() -> dict[str, object]:
+    """``-t`` on each HOSTILE config, ours and (if installed) keepalived's, run once each."""
+    import shutil
+    import sys
+
+    out: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text in HOSTILE.items():
+            path = Path(tmp) / f"{name}.conf"
+            path.write_text(text)
+            row = {"ours": _measure([sys.executable, "-m", "astlinux_ha", "-t", "-f", str(path)])}
+            if shutil.which("keepalived"):
+                row["keepalived"] = _measure(["keepalived", "-t", "-f", str(path)])
+            out[name] = row
+    return out
+
+
 if __name__ == "__main__":
-    print(json.dumps(run(), indent=2))
+    import sys
+
+    print(json.dumps(run_hostile() if "--hostile" in sys.argv else run(), indent=2))
