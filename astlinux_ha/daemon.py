@@ -2,7 +2,8 @@
 
 Order matters here. The config and the pid file are checked before detaching, so the init
 script sees a non-zero exit; python-daemon then closes every inherited descriptor, so logging,
-sockets, netlink and the event loop are all created after it.
+sockets, netlink and the event loop are all created after it. The pid file's lock is taken just
+after it, by the process that will hold it.
 """
 
 from __future__ import annotations
@@ -71,12 +72,17 @@ def run(options: Options, config: Config) -> int:
     if not options.dont_fork:
         _detach()
     steady_malloc()
-    pidfile.write(options.pid_file)
     log = setup_logging(
         console=options.log_console,
         detail=options.log_detail,
         log_facility=options.log_facility,
     )
+    try:
+        # After detaching: the lock is the final process's, and so is the pid in the file.
+        held = pidfile.acquire(options.pid_file)
+    except pidfile.PidFileError as exc:
+        log.error("%s", exc)  # a daemon started at the same instant won the pid file
+        return EXIT_START_FAILED
     log.info("Starting astlinux-ha VRRP daemon (pid %d), config %s", os.getpid(),
              options.config_file)
     try:
@@ -85,7 +91,7 @@ def run(options: Options, config: Config) -> int:
         log.exception("fatal error")
         return EXIT_START_FAILED
     finally:
-        pidfile.remove(options.pid_file)
+        held.release()
         log.info("Stopped astlinux-ha VRRP daemon")
 
 
