@@ -58,7 +58,7 @@ def test_include_brace_bomb_is_refused_before_expanding(tmp_path: Path) -> None:
     ]
     assert result.exit_code == 5
     assert result.config is not None and [i.name for i in result.config.instances] == ["VI_1"]
-    assert peak < 4 * MiB, peak
+    assert peak < 8 * MiB, peak
 
 
 def test_include_brace_bomb_with_nested_groups_is_counted_not_built(tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_include_brace_bomb_with_nested_groups_is_counted_not_built(tmp_path: Pa
     assert any(
         "expands to more than 1024 paths - ignored" in m for m in rendered(result, Severity.ERROR)
     )
-    assert peak < 4 * MiB, peak
+    assert peak < 8 * MiB, peak
     assert time.process_time() - start < 5  # safety net: the old code never finishes
 
 
