@@ -2,8 +2,9 @@
 
 Order matters here. The config and the pid file are checked before detaching, so the init
 script sees a non-zero exit; python-daemon then closes every inherited descriptor, so logging,
-sockets, netlink and the event loop are all created after it. The pid file's lock is taken just
-after it, by the process that will hold it.
+sockets, netlink and the event loop are all created after it. The umask is set at that same
+point (by python-daemon, or directly under -n), before the first file is created, and the pid
+file's lock is taken just after it, by the process that will hold it.
 """
 
 from __future__ import annotations
@@ -27,13 +28,27 @@ EXIT_OK = 0
 EXIT_START_FAILED = 1
 
 
-def _detach() -> None:
+DEFAULT_UMASK = 0o177  # keepalived's: files the daemon creates are root's alone
+
+
+def process_umask(options: Options, config: Config) -> int:
+    """The daemon's own umask: the config's ``umask``, else ``-u``, else 0177.
+
+    The same precedence the supervisor applies to scripts, so the daemon and its scripts
+    never disagree about what a new file's mode is.
+    """
+    if config.global_defs.umask is not None:
+        return config.global_defs.umask
+    return options.umask if options.umask is not None else DEFAULT_UMASK
+
+
+def _detach(umask: int) -> None:
     # signal_map={} keeps python-daemon from installing its own SIGTERM handler (which raises
     # SystemExit anywhere) and from leaving SIGHUP at its default of killing us: the loop's
     # handlers take these over once it runs.
     ctx = python_daemon.DaemonContext(
         detach_process=True,
-        umask=0o022,
+        umask=umask,
         working_directory="/",
         signal_map={},
         prevent_core=True,
@@ -69,8 +84,13 @@ def run(options: Options, config: Config) -> int:
     except pidfile.PidFileError as exc:
         print(f"astlinux-ha: {exc}", file=sys.stderr)
         return EXIT_START_FAILED
-    if not options.dont_fork:
-        _detach()
+    # The umask is set before anything is created (the pid file, logging's socket, state
+    # files, FIFOs): under -n the caller's umask (000 from a careless shell) must not leak in.
+    umask = process_umask(options, config)
+    if options.dont_fork:
+        os.umask(umask)
+    else:
+        _detach(umask)
     steady_malloc()
     log = setup_logging(
         console=options.log_console,
