@@ -6,7 +6,7 @@ STAMP := $(VENV)/.deps-stamp
 # Debian packages the lab, the interop tests and the service tests use.
 APT_PKGS := keepalived iproute2 tcpdump iputils-ping busybox dash shellcheck procps kmod nftables util-linux
 
-.PHONY: deps test test-unit lint demo bench bench-long clean wheels install uninstall
+.PHONY: deps test test-unit test-floor lint demo bench bench-long clean wheels install uninstall
 
 deps: $(STAMP)
 
@@ -28,6 +28,7 @@ lint: deps
 
 test: deps lint
 	$(VENV)/bin/pytest -q --cov=astlinux_ha --cov-report=term:skip-covered
+	$(MAKE) --no-print-directory test-floor
 
 test-unit: deps
 	$(VENV)/bin/pytest -q tests/unit
@@ -46,6 +47,34 @@ bench: deps
 bench-long: deps
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m bench --only longrun
+
+# --- the lowest versions setup.cfg allows ------------------------------------------------------
+# A second venv with exactly the floors of install_requires (tests/floor/pins.py reads them from
+# setup.cfg), so the versions upstream Buildroot ships (pyroute2 0.9.4, python-daemon 2.3.2) are
+# ones the code is tested with. It runs the unit tests plus what exercises the floored libraries
+# in the lab: the walk-through with our daemon on both boxes (pyroute2: VIPs, links, netlink
+# events) and the daemonized start (python-daemon's DaemonContext). Cached like `deps`.
+# Under build/ (ignored by git, removed by `make clean`).
+FLOOR_VENV := build/venv-floor
+FLOOR_PY := $(FLOOR_VENV)/bin/python
+FLOOR_STAMP := $(FLOOR_VENV)/.floor-stamp
+FLOOR_TESTS := tests/unit tests/floor tests/net/test_daemon_detach.py \
+	'tests/interop/test_walkthrough_pairs.py::test_v3_fast_adverts_ours_on_both_boxes[unicast]'
+
+$(FLOOR_STAMP): setup.cfg pyproject.toml tests/floor/pins.py | $(STAMP)
+	test -x $(FLOOR_PY) || $(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_PY) -m pip install -q --upgrade pip
+	@# The floors and the test tools in one resolve, then the project without its requirements,
+	@# so nothing can lift a floor behind our back; --check proves it.
+	$(FLOOR_PY) -m pip install -q $$($(PY) tests/floor/pins.py) \
+	  $$($(PY) tests/floor/pins.py --extra test | grep -v -e '^ruff' -e '^pytest-cov')
+	$(FLOOR_PY) -m pip install -q --no-deps -e .
+	$(FLOOR_PY) tests/floor/pins.py --check
+	touch $@
+
+test-floor: deps $(FLOOR_STAMP)
+	$(FLOOR_PY) tests/floor/pins.py --check
+	$(FLOOR_PY) -m pytest -q $(FLOOR_TESTS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .coverage build *.egg-info
