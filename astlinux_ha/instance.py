@@ -22,11 +22,11 @@ from astlinux_ha.net import AddressManager, Announcer, Received, SocketKey, Vrrp
 from astlinux_ha.net.conflict import ConflictWatcher
 from astlinux_ha.params import InstancePlan
 from astlinux_ha.scripts.notify import Notifier
-from astlinux_ha.vrrp import machine
+from astlinux_ha.vrrp import ah, machine
 from astlinux_ha.vrrp import model as core
-from astlinux_ha.vrrp.packet import Advert, AuthType, PacketError, encode
+from astlinux_ha.vrrp.packet import IPPROTO_VRRP, Advert, AuthType, PacketError, encode
 from astlinux_ha.vrrp.ratelimit import RateLimiter
-from astlinux_ha.vrrp.receive import Accepted, ReceiveParams, check
+from astlinux_ha.vrrp.receive import Accepted, ReceiveParams, Rejected, check
 
 # Bad-packet lines per peer and reason: at most one a minute, with a suppressed count.
 BAD_PACKET_LOG_INTERVAL = 60.0
@@ -100,6 +100,14 @@ class InstanceRunner:
         self._probe: asyncio.TimerHandle | None = None
         self._after_step: list[Callable[[], Awaitable[None]]] = []
         self.deliver: Callable[[core.Event], None] = self.feed
+        # auth_type AH (params.socket_key's rule, so exactly when the socket is protocol 51):
+        # the key, the sequence number shared by sending and receiving, and the IP ID, both
+        # counted per instance from 1 as keepalived does (see vrrp/ah.py).
+        uses_ah = recv.auth_type is AuthType.AH and recv.family == 4
+        self._ah_key = recv.auth_password if uses_ah else None
+        self._protocol = ah.IPPROTO_AH if uses_ah else IPPROTO_VRRP
+        self._seq = ah.SeqCounter()
+        self._ip_id = 0
 
     # ------------------------------------------------------------ events in
 
@@ -113,6 +121,9 @@ class InstanceRunner:
         """Adopt ``state`` and carry out ``actions`` in order."""
         old = self.state
         self.state = state
+        taking_over = state.role is core.Role.MASTER and old.role is not core.Role.MASTER
+        if self._ah_key is not None and taking_over:
+            self._seq = self._seq.became_master()  # before this step's first advert
         for action in actions:
             self._do(action)
         # Queued behind this step's VIP and GARP work: opening or closing the ARP watch
@@ -126,9 +137,13 @@ class InstanceRunner:
 
     def on_packet(self, rec: Received) -> None:
         """A packet for our VRID arrived: check it as keepalived would, then feed it."""
+        if rec.via != self._protocol:
+            return  # the copy another kind of socket on this interface delivers too
         result = check(self.recv, rec.payload, rec.src, rec.dst, rec.ttl,
-                       master=self.state.master_address)
+                       master=self.state.master_address, ah=rec.ah, ah_counter=self._seq)
         now = self.shared.loop.time()
+        if result.ah_seq is not None:
+            self._adopt_seq(result.ah_seq, result, rec.src)
         if not isinstance(result, Accepted):
             self.counters[result.reason.value] += 1
             self._log_limited((result.reason, rec.src), result.finding.message, now)
@@ -142,6 +157,17 @@ class InstanceRunner:
                 self._sends.clear()
             self._checksum_compat = True
         self.deliver(core.AdvertReceived(result.advert, rec.src))
+
+    def _adopt_seq(self, seq: int, result: Accepted | Rejected, src: Any) -> None:
+        # Before the machine sees the advert: a master that syncs past a lower priority's
+        # number must send its answer with the number after it.
+        role = self.state.role
+        self._seq = self._seq.accepted(seq, backup=role is core.Role.BACKUP)
+        if role is core.Role.MASTER and isinstance(result, Accepted):
+            own = self.params.primary_address
+            ours = self.state.priority or self.params.priority
+            self._seq = ah.master_heard(self._seq, seq, result.advert.priority, ours,
+                                        int(src) > int(own))
 
     def _log_limited(self, key: object, message: str, now: float) -> None:
         line = self._limiter.filter(key, message, now)
@@ -206,6 +232,9 @@ class InstanceRunner:
 
     def send_advert(self, priority: int) -> None:
         """Send one advert (to the group, or once per unicast peer)."""
+        if self._ah_key is not None:
+            self._send_ah(priority)
+            return
         sends = self._sends.get(priority)
         if sends is None:
             self._send_encoding(priority)
@@ -232,6 +261,21 @@ class InstanceRunner:
             if len(self._sends) > 16:
                 self._sends.clear()
             self._sends[priority] = tuple(plan)
+
+    def _send_ah(self, priority: int) -> None:
+        # Every AH advert differs (sequence number, IP ID, ICV): only the VRRP message inside
+        # is cached. One number and one ID per advert, whatever the number of peers.
+        p = self.params
+        self._seq = self._seq.to_send()
+        self._ip_id = ah.next_ip_id(self._ip_id)
+        key = self._ah_key or b""
+        for dst in p.unicast_peers or (self.recv.group,):
+            vrrp = self._payload(priority, dst)
+            if vrrp is None:
+                continue
+            datagram = ah.build(vrrp, p.primary_address, dst, key=key, seq=self._seq.seq,
+                                ip_id=self._ip_id, unicast=not self._multicast)
+            self._send_one(datagram, None if self._multicast else dst, dst, p.primary_address)
 
     def _send_one(self, payload: bytes, to: Any, dst: Any, src: Any) -> None:
         error = self.sock.send(payload, dst=to, src=src)

@@ -13,6 +13,7 @@ from astlinux_ha.config import model as cfg
 from astlinux_ha.net import SocketKey, Vip, VirtualRoute, scope_id
 from astlinux_ha.net.vrrp_socket import Mode
 from astlinux_ha.vrrp import model as core
+from astlinux_ha.vrrp.ah import IPPROTO_AH
 from astlinux_ha.vrrp.packet import AuthType
 from astlinux_ha.vrrp.receive import Peer, ReceiveParams
 from astlinux_ha.vrrp.tracking import TrackKind, TrackSpec
@@ -94,9 +95,12 @@ def routes(inst: cfg.VrrpInstance) -> tuple[VirtualRoute, ...]:
 
 
 def socket_key(inst: cfg.VrrpInstance, source: IPAddress) -> SocketKey:
-    """Which shared socket the instance sends and receives on."""
+    """Which shared socket the instance sends and receives on (IP protocol 51 for AH)."""
     family = 2 if family_of(inst) == 4 else 10  # AF_INET / AF_INET6
     mode = Mode.UNICAST if inst.unicast_peers else Mode.MULTICAST
+    auth = inst.authentication
+    if family == 2 and auth is not None and auth.auth_type is cfg.AuthType.AH:
+        return SocketKey(inst.interface or "", family, mode, source, IPPROTO_AH)
     return SocketKey(inst.interface or "", family, mode, source)
 
 

@@ -106,7 +106,7 @@ class Lab:
     # -- the wire -----------------------------------------------------------------------------
 
     def block_vrrp(self, a: Box, b: Box) -> None:
-        """Drop VRRP (IP protocol 112) between boxes ``a`` and ``b`` on the switch."""
+        """Drop VRRP (IP protocol 112, and 51 for AH) between boxes ``a`` and ``b``."""
         self.switch.block_vrrp(a.port, b.port)
 
     def unblock_vrrp(self, a: Box, b: Box) -> None:

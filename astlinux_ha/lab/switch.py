@@ -40,7 +40,8 @@ class Switch:
             self._firewall_ready = True
 
     def block_vrrp(self, port_a: str, port_b: str) -> None:
-        """Drop IP protocol 112 (v4 and v6) forwarded between the two ports, both directions."""
+        """Drop VRRP forwarded between the two ports, both directions: IP protocol 112 (v4 and
+        v6) and 51 (VRRPv2 with ``auth_type AH`` is carried in IPsec AH)."""
         self._ensure_firewall()
         if self._rule_handles(port_a, port_b):
             return
@@ -49,6 +50,8 @@ class Switch:
             tag = _tag(port_a, port_b)
             rules.append(f'add rule bridge {_TABLE} forward iifname "{src}" oifname "{dst}" '
                          f'ip protocol 112 drop comment "{tag}"')
+            rules.append(f'add rule bridge {_TABLE} forward iifname "{src}" oifname "{dst}" '
+                         f'ip protocol 51 drop comment "{tag}"')
             rules.append(f'add rule bridge {_TABLE} forward iifname "{src}" oifname "{dst}" '
                          f'ip6 nexthdr 112 drop comment "{tag}"')
         self.nft("\n".join(rules) + "\n")

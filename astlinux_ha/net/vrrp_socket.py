@@ -1,5 +1,11 @@
 """Raw IP-protocol-112 sockets carrying VRRP adverts, IPv4 and IPv6, multicast and unicast.
 
+An IPv4 instance with ``auth_type AH`` gets a protocol-51 socket instead (``SocketKey.protocol``):
+keepalived builds the whole IP header of an AH advert itself, so it is sent with IP_HDRINCL,
+and received datagrams are split into IP header, AH header and VRRP message. Such a socket
+also listens on protocol 112, so plain adverts aimed at an AH instance are seen and counted as
+an auth type mismatch rather than never reaching the daemon.
+
 One :class:`VrrpSocket` serves every instance on the same (interface, family, mode, source): the
 caller dispatches received packets by VRID, as keepalived does. The socket never raises into the
 event loop: receive errors are logged and skipped, send errors are returned to the caller.
@@ -20,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
+
+from astlinux_ha.vrrp.ah import IPPROTO_AH, AhError, AhPacket, split
 
 IPPROTO_VRRP = 112
 VRRP_GROUP4 = ipaddress.IPv4Address("224.0.0.18")
@@ -72,17 +80,26 @@ class SocketKey:
     family: int
     mode: Mode
     source: IPAddress | None = None
+    protocol: int = IPPROTO_VRRP
 
 
 @dataclass(frozen=True)
 class Received:
-    """One VRRP packet as it arrived: the payload after the IP header, and its envelope."""
+    """One VRRP packet as it arrived: the payload after the IP header, and its envelope.
+
+    For an AH datagram ``payload`` is the VRRP message after the AH header and ``ah`` the
+    whole datagram split up (the ICV covers the IP header). ``via`` is the protocol of the
+    socket key that delivered it: a protocol-112 packet reaches both a plain socket and an AH
+    socket on the same interface, and each instance only takes its own socket's copy.
+    """
 
     payload: bytes
     src: IPAddress
     dst: IPAddress
     ttl: int
     ifname: str
+    ah: AhPacket | None = None
+    via: int = IPPROTO_VRRP
 
 
 @dataclass(frozen=True)
@@ -131,12 +148,15 @@ class VrrpSocket:
     """A raw VRRP socket on one interface; create with :meth:`open` after daemonizing."""
 
     def __init__(
-        self, key: SocketKey, sock: socket.socket, ifindex: int, group: IPAddress | None = None
+        self, key: SocketKey, sock: socket.socket, ifindex: int, group: IPAddress | None = None,
+        plain: socket.socket | None = None,
     ) -> None:
         self.key = key
         self.ifindex = ifindex
         self.group = group
         self._sock = sock
+        # An AH socket's protocol-112 listener (receive only), see the module docstring.
+        self._plain = plain
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_packet: Callable[[Received], None] | None = None
         self._last_recv_error: int | None = None
@@ -157,7 +177,24 @@ class VrrpSocket:
         re-created, close this socket and open a new one.
         """
         ifindex = socket.if_nametoindex(key.ifname)
-        sock = socket.socket(key.family, socket.SOCK_RAW, IPPROTO_VRRP)
+        if key.protocol == IPPROTO_AH:
+            if key.family != socket.AF_INET:
+                raise ValueError("AH is IPv4 only")
+            sock = cls._open_raw(key, ifindex, group, IPPROTO_AH)
+            try:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+                plain = cls._open_raw(key, ifindex, group, IPPROTO_VRRP)
+            except BaseException:
+                sock.close()
+                raise
+            return cls(key, sock, ifindex, group, plain)
+        return cls(key, cls._open_raw(key, ifindex, group, IPPROTO_VRRP), ifindex, group)
+
+    @classmethod
+    def _open_raw(
+        cls, key: SocketKey, ifindex: int, group: IPAddress | None, protocol: int
+    ) -> socket.socket:
+        sock = socket.socket(key.family, socket.SOCK_RAW, protocol)
         try:
             sock.setblocking(False)
             sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, key.ifname.encode())
@@ -170,7 +207,7 @@ class VrrpSocket:
         except BaseException:
             sock.close()
             raise
-        return cls(key, sock, ifindex, group)
+        return sock
 
     @staticmethod
     def _setup_ipv4(sock: socket.socket, key: SocketKey, ifindex: int, group: IPAddress) -> None:
@@ -211,11 +248,14 @@ class VrrpSocket:
         self._loop = asyncio.get_running_loop()
         self._on_packet = on_packet
         self._loop.add_reader(self._sock.fileno(), self._on_readable)
+        if self._plain is not None:
+            self._loop.add_reader(self._plain.fileno(), self._on_readable, self._plain)
 
-    def _on_readable(self) -> None:
+    def _on_readable(self, sock: socket.socket | None = None) -> None:
+        sock = sock if sock is not None else self._sock
         for _ in range(RECV_BATCH):
             try:
-                data, ancdata, _flags, addr = self._sock.recvmsg(RECV_BUFSIZE, ANCILLARY_BUFSIZE)
+                data, ancdata, _flags, addr = sock.recvmsg(RECV_BUFSIZE, ANCILLARY_BUFSIZE)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -241,6 +281,15 @@ class VrrpSocket:
             if parsed is None:
                 return None
             src, dst, ttl, payload = parsed
+            ah = None
+            if self.key.protocol == IPPROTO_AH and data[9] == IPPROTO_AH:
+                try:
+                    ah = split(data)
+                except AhError:
+                    # Too short for AH: an empty payload, counted as a short packet.
+                    payload = b""
+                else:
+                    payload = ah.payload
         else:
             hoplimit, dst6 = _parse_ipv6_ancillary(ancdata)
             if hoplimit is None or dst6 is None:
@@ -253,6 +302,8 @@ class VrrpSocket:
                 return None
             if self.key.source is not None and dst != self.key.source:
                 return None
+        if self.key.protocol == IPPROTO_AH:
+            return Received(payload, src, dst, ttl, self.key.ifname, ah, IPPROTO_AH)
         return Received(payload=payload, src=src, dst=dst, ttl=ttl, ifname=self.key.ifname)
 
     # -- sending --------------------------------------------------------------------------------
@@ -280,7 +331,10 @@ class VrrpSocket:
         source = src if src is not None else self.key.source
         envelope = self._envelopes.get((source, dst, ttl))
         if envelope is None:
-            if self.key.family == socket.AF_INET:
+            if self.key.protocol == IPPROTO_AH:
+                # The datagram carries its own IP header: source and TTL are in it.
+                envelope = ([], (str(dst), 0))
+            elif self.key.family == socket.AF_INET:
                 envelope = self._envelope4(dst, source, ttl)
             else:
                 envelope = self._envelope6(dst, source, ttl)
@@ -330,8 +384,12 @@ class VrrpSocket:
         """Stop receiving and close; safe to call twice."""
         if self._loop is not None and self._sock.fileno() >= 0:
             self._loop.remove_reader(self._sock.fileno())
+            if self._plain is not None:
+                self._loop.remove_reader(self._plain.fileno())
             self._loop = None
         self._sock.close()
+        if self._plain is not None:
+            self._plain.close()
 
     def adopt(self, fresh: VrrpSocket) -> None:
         """Take over ``fresh``'s descriptor and ifindex (the interface was re-created), so
@@ -339,7 +397,7 @@ class VrrpSocket:
         callback = self._on_packet
         self.close()
         fresh.close_reader()
-        self._sock, self.ifindex = fresh._sock, fresh.ifindex
+        self._sock, self._plain, self.ifindex = fresh._sock, fresh._plain, fresh.ifindex
         self._envelopes.clear()
         self._last_recv_error = None
         if callback is not None:
@@ -349,6 +407,8 @@ class VrrpSocket:
         """Stop receiving without closing the descriptor (it is being adopted)."""
         if self._loop is not None:
             self._loop.remove_reader(self._sock.fileno())
+            if self._plain is not None:
+                self._loop.remove_reader(self._plain.fileno())
             self._loop = None
 
 

@@ -22,6 +22,13 @@ Receiving (:mod:`.receive`), keepalived's checks in keepalived's order::
     limiter = RateLimiter(60.0); line = limiter.filter((reason, src), message, now)
     for key, n in limiter.summaries(now): ...          # "N similar messages suppressed"
 
+AH (:mod:`.ah`, ``auth_type AH``: VRRPv2 in IPsec AH, IPv4, keepalived's wire format)::
+
+    datagram = ah.build(msg, src, dst, key=b"secret12", seq=c.seq, ip_id=1, unicast=True)
+    packet = ah.split(datagram)            # AhPacket(ip_header, ah, payload); AhError
+    verdict = check(rp, packet.payload, src, dst, ttl, ah=packet, ah_counter=c)
+    # verdict.ah_seq: the number to adopt (c.accepted(...)); SeqCounter holds the rules
+
 State machine (:mod:`.machine`, vocabulary in :mod:`.model`)::
 
     params = InstanceParams(name="VI_1", vrid=50, primary_address=ip, version=2,

@@ -304,3 +304,35 @@ def test_multicast_ttl_is_checked_before_ah():
     wire[8] = 254
     verdict = receive(row, wire=bytes(wire))
     assert isinstance(verdict, Rejected) and verdict.reason is Reason.TTL
+
+
+# ---------------------------------------------------------------- from the config
+
+
+def instance_conf(extra: str) -> str:
+    return ("vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 50\n"
+            "  priority 100\n  advert_int 1\n" + extra +
+            "  authentication {\n    auth_type AH\n    auth_pass secret12\n  }\n"
+            "  virtual_ipaddress {\n    10.10.50.244\n  }\n}\n")
+
+
+@pytest.mark.parametrize(("extra", "protocol", "auth"), [
+    ("", ah.IPPROTO_AH, AuthType.AH),
+    ("  unicast_src_ip 10.10.50.62\n  unicast_peer {\n    10.10.50.65\n  }\n", ah.IPPROTO_AH,
+     AuthType.AH),
+    # keepalived ignores authentication for v3 and strict mode: a plain socket, no AH
+    ("  version 3\n", 112, AuthType.NONE),
+    ("  strict_mode\n", 112, AuthType.NONE),
+])
+def test_ah_instance_gets_a_protocol_51_socket(extra, protocol, auth):
+    from astlinux_ha import params
+    from astlinux_ha.config import check_text
+
+    config = check_text(instance_conf(extra)).config
+    inst = config.instances[0]
+    key = params.socket_key(inst, A4("10.10.50.62"))
+    assert key.protocol == protocol
+    recv = params.receive_params(config, params.plan(config, inst, frozenset()))
+    assert recv.auth_type is auth
+    if auth is AuthType.AH:
+        assert recv.auth_password == KEY
