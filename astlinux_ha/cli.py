@@ -16,11 +16,14 @@ from typing import TextIO
 
 from astlinux_ha import __version__
 from astlinux_ha.config import EXIT_FATAL, CheckResult, check
+from astlinux_ha.config.model import Config
 
 DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
 DEFAULT_PIDFILE = "/var/run/keepalived.pid"
 DEFAULT_VRRP_PIDFILE = "/var/run/vrrp.pid"
 DEFAULT_STATE_DIR = "/var/state/keepalived"
+# keepalived's: what the daemon and its scripts create is root's alone unless asked.
+DEFAULT_UMASK = 0o177
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,15 @@ class Options:
     no_respawn: bool = False
     umask: int | None = None
     config_id: str | None = None
+
+    def umask_for(self, config: Config) -> int:
+        """The umask of the daemon and its scripts: ``-u``, else the config's ``umask``,
+        else keepalived's 0177. keepalived lets the command line win (it logs "umask command
+        line option specified, ignoring config option")."""
+        if self.umask is not None:
+            return self.umask
+        g = config.global_defs
+        return g.umask if g.umask is not None else DEFAULT_UMASK
 
 
 def _facility(text: str) -> int:

@@ -28,18 +28,6 @@ EXIT_OK = 0
 EXIT_START_FAILED = 1
 
 
-DEFAULT_UMASK = 0o177  # keepalived's: files the daemon creates are root's alone
-
-
-def process_umask(options: Options, config: Config) -> int:
-    """The daemon's own umask: the config's ``umask``, else ``-u``, else 0177.
-
-    The same precedence the supervisor applies to scripts, so the daemon and its scripts
-    never disagree about what a new file's mode is.
-    """
-    if config.global_defs.umask is not None:
-        return config.global_defs.umask
-    return options.umask if options.umask is not None else DEFAULT_UMASK
 
 
 def _detach(umask: int) -> None:
@@ -86,7 +74,7 @@ def run(options: Options, config: Config) -> int:
         return EXIT_START_FAILED
     # The umask is set before anything is created (the pid file, logging's socket, state
     # files, FIFOs): under -n the caller's umask (000 from a careless shell) must not leak in.
-    umask = process_umask(options, config)
+    umask = options.umask_for(config)
     if options.dont_fork:
         os.umask(umask)
     else:

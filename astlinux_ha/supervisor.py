@@ -42,7 +42,6 @@ from astlinux_ha.vrrp import model as core
 from astlinux_ha.vrrp.sync import Member, group_step
 from astlinux_ha.vrrp.tracking import TrackKind
 
-DEFAULT_SCRIPT_UMASK = 0o177
 # status.json: changes within this many seconds are written once.
 STATUS_COALESCE = 0.05
 # Counter-only refreshes of status.json, in seconds.
@@ -241,9 +240,7 @@ class Supervisor:
         for problem in scripts.report.problems:
             self.log.warning(problem.render())
         commands, usable = scripts.commands, scripts.usable
-        umask = config.global_defs.umask if config.global_defs.umask is not None else (
-            self.options.umask if self.options.umask is not None else DEFAULT_SCRIPT_UMASK
-        )
+        umask = self.options.umask_for(config)
         self._umask = umask
         rt.fifos = await self._open_fifos(config, commands, umask)
         for inst in config.instances:

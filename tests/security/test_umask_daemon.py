@@ -69,6 +69,10 @@ def test_config_umask_is_the_daemons_too(box):
     assert umask_of(proc.pid) == 0o137
     assert mode(box, PIDFILE) == 0o644
     assert proc.stop() == 0
+    # -u wins over the config, as in keepalived.
+    proc = foreground(box, "-u", "0133")
+    assert umask_of(proc.pid) == 0o133
+    assert proc.stop() == 0
 
 
 def test_detached_daemon_has_keepalived_umask_not_022(box):

@@ -1,8 +1,7 @@
-"""The daemon's own umask: the config's, else -u's, else keepalived's 0177 (as for scripts)."""
+"""The umask of the daemon and its scripts: -u, else the config's, else keepalived's 0177."""
 
-from astlinux_ha.cli import parse_options
+from astlinux_ha.cli import DEFAULT_UMASK, parse_options
 from astlinux_ha.config.model import Config, GlobalDefs
-from astlinux_ha.daemon import DEFAULT_UMASK, process_umask
 
 
 def config(umask: int | None = None) -> Config:
@@ -11,14 +10,15 @@ def config(umask: int | None = None) -> Config:
 
 def test_default_is_keepalived_0177():
     assert DEFAULT_UMASK == 0o177
-    assert process_umask(parse_options([]), config()) == 0o177
+    assert parse_options([]).umask_for(config()) == 0o177
 
 
 def test_command_line_umask():
-    assert process_umask(parse_options(["-u", "0133"]), config()) == 0o133
-    assert process_umask(parse_options(["-u", "0"]), config()) == 0
+    assert parse_options(["-u", "0133"]).umask_for(config()) == 0o133
+    assert parse_options(["-u", "0"]).umask_for(config()) == 0
 
 
-def test_config_umask_as_the_scripts_get_it():
-    assert process_umask(parse_options([]), config(0o137)) == 0o137
-    assert process_umask(parse_options(["-u", "0133"]), config(0o137)) == 0o137
+def test_config_umask_unless_the_command_line_names_one():
+    assert parse_options([]).umask_for(config(0o137)) == 0o137
+    # keepalived: "umask command line option specified, ignoring config option".
+    assert parse_options(["-u", "0133"]).umask_for(config(0o137)) == 0o133
