@@ -52,6 +52,7 @@ def ah_conf(name: str, *, multicast: bool) -> str:
 
 PAIRS = [
     pytest.param(OURS, OURS, False, id="ours-ours-unicast"),
+    pytest.param(OURS, OURS, True, id="ours-ours-multicast"),
     pytest.param(OURS, KEEPALIVED, False, id="ours-master-keepalived-backup-unicast",
                  marks=needs_keepalived),
     pytest.param(KEEPALIVED, OURS, False, id="keepalived-master-ours-backup-unicast",
