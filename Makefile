@@ -6,7 +6,8 @@ STAMP := $(VENV)/.deps-stamp
 # Debian packages the lab, the interop tests and the service tests use.
 APT_PKGS := keepalived iproute2 tcpdump iputils-ping busybox dash shellcheck procps kmod nftables util-linux
 
-.PHONY: deps test test-unit test-floor lint demo bench bench-long clean wheels install uninstall
+.PHONY: deps test test-unit test-floor lint demo bench bench-long clean wheels install uninstall \
+	astlinux-tarball
 
 deps: $(STAMP)
 
@@ -75,6 +76,18 @@ $(FLOOR_STAMP): setup.cfg pyproject.toml tests/floor/pins.py | $(STAMP)
 test-floor: deps $(FLOOR_STAMP)
 	$(FLOOR_PY) tests/floor/pins.py --check
 	$(FLOOR_PY) -m pytest -q $(FLOOR_TESTS)
+
+# --- the AstLinux package (astlinux/) -----------------------------------------------------------
+# The source tarball astlinux/package/astlinux-ha/astlinux-ha.mk builds from, named as the .mk
+# names it: this tree's tracked files under astlinux-ha-VERSION/ (the .mk installs the modules
+# and init.d/keepalived from it). AstLinux keeps such tarballs in its dl/ directory.
+VERSION := $(shell sed -n 's/^version = //p' setup.cfg)
+TARBALL_DIR ?= build
+
+astlinux-tarball:
+	mkdir -p $(TARBALL_DIR)
+	git ls-files -z | tar --null -T - --transform 's,^,astlinux-ha-$(VERSION)/,' \
+	  -czf $(TARBALL_DIR)/astlinux-ha-$(VERSION).tar.gz
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .coverage build *.egg-info
