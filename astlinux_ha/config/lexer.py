@@ -326,7 +326,8 @@ class _Reader:
                 where, severity, f"cannot read configuration file '{path}': {err.strerror}"
             )
             return None
-        with open(fd, "rb") as handle:
+        try:
+            # Checked on the descriptor before any read: io.open() itself refuses a directory.
             info = os.fstat(fd)
             if stat.S_ISDIR(info.st_mode):
                 self.problem(where, Severity.FATAL, f"configuration file '{path}' is a directory")
@@ -348,15 +349,17 @@ class _Reader:
             if info.st_size > MAX_FILE_BYTES:
                 self.too_large(path, where)  # without reading a byte of it
                 return None
-            try:
+            with open(fd, "rb", closefd=False) as handle:
                 # +1: a file that grew after fstat() is still caught as too large
                 return handle.read(MAX_FILE_BYTES + 1)
-            except OSError as err:
-                severity = Severity.ERROR if included else Severity.FATAL
-                self.problem(
-                    where, severity, f"cannot read configuration file '{path}': {err.strerror}"
-                )
-                return None
+        except OSError as err:
+            severity = Severity.ERROR if included else Severity.FATAL
+            self.problem(
+                where, severity, f"cannot read configuration file '{path}': {err.strerror}"
+            )
+            return None
+        finally:
+            os.close(fd)
 
     def too_large(self, path: str, where: Location | None) -> None:
         """Report ``path`` as past MAX_FILE_BYTES (alone or with what was read before)."""

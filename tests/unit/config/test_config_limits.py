@@ -200,6 +200,15 @@ def test_main_config_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path) 
     assert result.exit_code == 4
 
 
+def test_main_config_that_is_a_directory_is_refused_not_raised(tmp_path: Path) -> None:
+    # An admin's `mkdir keepalived.conf` before a SIGHUP: the reload must report, not crash.
+    target = tmp_path / "keepalived.conf"
+    target.mkdir()
+    result = check(str(target))
+    assert rendered(result, Severity.FATAL) == [f"configuration file '{target}' is a directory"]
+    assert result.exit_code == 4
+
+
 def test_include_of_a_fifo_or_device_is_skipped_with_a_warning(tmp_path: Path) -> None:
     # keepalived 2.2.7: "Configuration file '...' is not a regular non-executable file -
     # skipping", and -t still exits 0.
