@@ -237,3 +237,31 @@ def test_walkthrough_on_the_package_image_runs_from_its_pyc_files(lab: Lab, imag
     assert len(astlinux.daemon_pids(master)) == 1
     assert master.exists("/var/run/keepalived.pid")
     assert astlinux.service(master, "stop").returncode == 0
+
+
+@needs_root
+def test_boot_and_shutdown_run_the_package_s_daemon_with_boot_s_path(lab: Lab, image: Build):
+    box = boot_box(lab, image, "ha", "10.10.50.62/24")
+    # Root in a directory others can write, holding a planted package: `python3 -m` would put
+    # it first on sys.path; the launcher's PYTHONSAFEPATH keeps it out.
+    box.write("/tmp/astlinux_ha/__init__.py", "")
+    box.write("/tmp/astlinux_ha/__main__.py", "print('planted')\n")
+    plain = box.run([BOX_PYTHON, "-m", "astlinux_ha", "--version"], cwd="/tmp", check=False)
+    assert plain.stdout.strip() == "planted"  # the plant works on a bare `python3 -m`
+    proc = box.run(["/usr/sbin/astlinux-ha", "--version"], cwd="/tmp", check=False)
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"astlinux-ha {image.version}")
+
+    box.write("/mnt/kd/keepalived/keepalived.conf",
+              (REPO / "etc/keepalived/keepalived.conf.master").read_text())
+    proc = astlinux.boot(box)  # rc sysinit: S12keepalived init, PATH without /usr/local
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pids = astlinux.daemon_pids(box)
+    assert len(pids) == 1 and box.read("/var/run/keepalived.pid").strip() == str(pids[0])
+    argv = box.read(f"/proc/{pids[0]}/cmdline").split("\0")
+    assert argv[:3] == ["/usr/bin/python3", "-m", "astlinux_ha"], argv
+    lab.wait_for_holders("10.10.50.244", ["ha"], timeout=10)
+
+    proc = astlinux.shutdown(box)  # rc shutdown: K28keepalived stop
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert astlinux.daemon_pids(box) == [] and not box.exists("/var/run/keepalived.pid")
+    assert not box.holds("10.10.50.244")
