@@ -15,9 +15,10 @@ What a line goes through, in keepalived's order:
    escapes at this level: ``notify "/x.sh 'a b'" root`` gives three words).
 
 A config cannot make the reader spend unbounded CPU or memory (issue 13): 2 MiB of text in all,
-100,000 logical lines, 1,024 files, includes 32 deep, 1,024 paths per include (brace
-alternatives are counted before any is built), and every pass over a line is linear. Include
-targets are opened non-blocking and fstat()ed, so a FIFO or a device is skipped, never read.
+and $ definitions may add at most as much again, 100,000 logical lines, 1,024 files, includes
+32 deep, 1,024 paths per include (brace alternatives are counted before any is built), and
+every pass over a line is linear. Include targets are opened non-blocking and fstat()ed, so a
+FIFO or a device is skipped, never read.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ MAX_INCLUDE_PATTERNS = 1024  # paths one include's {a,b} alternatives may expand
 MAX_INCLUDED_FILES = 1024  # files read for one config, the main one included
 MAX_INCLUDE_PATH = 4096  # PATH_MAX: glob(3) could not match a longer pattern anyway
 MAX_BRACE_DEPTH = 32  # {a,{b,{c,...}}} nesting in one include pattern
+# What $ definitions may add to a config in all: as much as the config itself may hold. The
+# per-line budget (preprocess.MAX_EXPANDED) alone let 100,000 lines each grow by 4,000
+# characters (981 MB of RSS from a 1.2 MB file).
+MAX_EXPANSION_BYTES = MAX_FILE_BYTES
 # Logical lines per config: the 255-instance x 20-VIP benchmark config has 7,400, and each line
 # costs ~500 bytes of Python objects, so a 2 MiB file of 2-byte lines would take 500 MB.
 MAX_LINES = 100_000
@@ -271,7 +276,8 @@ class _Reader:
         self.files: list[str] = []
         self.total_bytes = 0
         self.opened = 0  # files opened, for MAX_INCLUDED_FILES
-        self.stopped = False  # MAX_LINES was passed: nothing more is read
+        self.stopped = False  # a whole-config limit was passed: nothing more is read
+        self.expanded = 0  # characters $ definitions added, for MAX_EXPANSION_BYTES
 
     def problem(self, where: Location | None, severity: Severity, message: str) -> None:
         self.problems.append(Problem(where, severity, message))
@@ -531,6 +537,17 @@ class _Reader:
             expanded, finished = pre.expand(body)
             if not finished:
                 self.problem(where, Severity.ERROR, "$ definitions expand without end - ignoring")
+                return None
+            # Each line may grow by MAX_EXPANDED; this bounds what all of them add together.
+            self.expanded += max(0, len(expanded) - len(body))
+            if self.expanded > MAX_EXPANSION_BYTES:
+                self.stopped = True  # like the line cap: one error, and no more lines built
+                self.problem(
+                    where,
+                    Severity.FATAL,
+                    "$ definitions expand the configuration by more than"
+                    f" {MAX_EXPANSION_BYTES // (1024 * 1024)} MiB - cannot run",
+                )
                 return None
             if expanded != body:
                 # A value may bring a comment or an @ID prefix; keepalived re-reads it.

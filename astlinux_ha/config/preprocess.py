@@ -18,6 +18,7 @@ import socket
 
 MAX_EXPANSIONS = 20  # a definition that refers to itself would otherwise never end
 MAX_EXPANDED = 4096  # growth allowed: keepalived stops at its line buffer; $A=$A$A stops here
+# (per line: the lexer bounds what all lines together may add, lexer.MAX_EXPANSION_BYTES)
 
 _DEFINITION = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)\Z", re.DOTALL)
 # $NAME ends at white space, ',', ')' or the end; ${NAME} is delimited by its braces.

@@ -223,3 +223,28 @@ def test_include_of_a_fifo_or_device_is_skipped_with_a_warning(tmp_path: Path) -
     ]
     assert result.exit_code == 0
     assert result.config is not None and len(result.config.instances) == 1
+
+
+def test_dollar_expansion_has_a_budget_for_the_whole_config(tmp_path: Path) -> None:
+    # Each line stays under the per-line budget (4,000 characters), but 10,000 of them made
+    # 40 MB of text, words and 1,000-character 'unknown keyword' problems from a 120 kB file
+    # (100,000 such lines took 981 MB of RSS before the fix).
+    path = tmp_path / "defs.conf"
+    path.write_text("$A=" + "x" * 1000 + "\nglobal_defs {\n" + "$A $A $A $A\n" * 10_000 + "}\n")
+    result, peak = peak_of(lambda: check(str(path)))
+    # 2 MiB / 3,989 characters added a line: line 528 is the first past the budget.
+    assert rendered(result, Severity.FATAL) == [
+        f"{path}:528: $ definitions expand the configuration by more than 2 MiB - cannot run"
+    ]
+    assert result.exit_code == 4
+    assert len(result.problems) < 600  # one 'unknown keyword' per line read, no more
+    assert peak < 16 * MiB, peak
+
+
+def test_dollar_expansion_below_the_budget_is_untouched(tmp_path: Path) -> None:
+    # A config that adds less than 2 MiB in all loads as before, however many lines use $.
+    path = tmp_path / "defs.conf"
+    path.write_text("$P=42\n" + VALID.replace("priority 100", "priority $P"))
+    result = check(str(path))
+    assert result.problems == ()
+    assert result.config is not None and result.config.instances[0].priority == 42
