@@ -16,13 +16,15 @@ What a line goes through, in keepalived's order:
 
 A config cannot make the reader spend unbounded CPU or memory (issue 13): 2 MiB of text in all,
 and $ definitions may add at most as much again, 100,000 logical lines, 1,024 files, includes
-32 deep, 1,024 paths per include (brace alternatives are counted before any is built), and
-every pass over a line is linear. Include targets are opened non-blocking and fstat()ed, so a
-FIFO or a device is skipped, never read.
+32 deep, 1,024 paths per include (brace alternatives are counted before any is built),
+100,000 directory entries read by all include wildcards together, and every pass over a line
+is linear. Include targets are opened non-blocking and fstat()ed, so a FIFO or a device is
+skipped, never read.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import itertools
 import os
@@ -44,6 +46,10 @@ MAX_INCLUDE_PATTERNS = 1024  # paths one include's {a,b} alternatives may expand
 MAX_INCLUDED_FILES = 1024  # files read for one config, the main one included
 MAX_INCLUDE_PATH = 4096  # PATH_MAX: glob(3) could not match a longer pattern anyway
 MAX_BRACE_DEPTH = 32  # {a,{b,{c,...}}} nesting in one include pattern
+# Directory entries read and paths looked up by every include of one config together. The
+# 1,024-path cap bounds what a wildcard matches, not what it reads to find out: '/*/*/*/*/*/*/zz'
+# walked /proc and /sys for 34 s. A real config's includes read a few dozen entries.
+MAX_INCLUDE_SCAN = 100_000
 # What $ definitions may add to a config in all: as much as the config itself may hold. The
 # per-line budget (preprocess.MAX_EXPANDED) alone let 100,000 lines each grow by 4,000
 # characters (981 MB of RSS from a 1.2 MB file).
@@ -266,6 +272,107 @@ def expand_braces(pattern: str, limit: int = MAX_INCLUDE_PATTERNS) -> list[str]:
     return _expand(sequence)
 
 
+class ScanBudgetExceeded(Exception):
+    """Raised by :class:`ScanBudget` once the entries allowed have all been read."""
+
+
+class ScanBudget:
+    """How many more directory entries and path look-ups include wildcards may spend."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.left = limit
+
+    def spend(self, count: int = 1) -> None:
+        """Charge ``count`` entries or look-ups; ScanBudgetExceeded past the limit."""
+        self.left -= count
+        if self.left < 0:
+            raise ScanBudgetExceeded
+
+
+def bounded_iglob(pattern: str, budget: ScanBudget) -> Iterator[str]:
+    """What ``glob.iglob(pattern)`` yields, in the same order, with every step charged.
+
+    The same walk as CPython 3.11's glob (non-recursive: ``**`` is ``*``; a name starting
+    with ``.`` only matches a pattern component starting with ``.``; a trailing ``/`` matches
+    directories only), rebuilt here because glob has no way to stop it: each directory read,
+    each entry read from it and each path looked up costs one unit of ``budget``, and the
+    walk raises ScanBudgetExceeded instead of going on. Lazy, like iglob, so a caller that
+    stops early stops the walk.
+    """
+    return _iglob(pattern, False, budget)
+
+
+def _iglob(pattern: str, dironly: bool, budget: ScanBudget) -> Iterator[str]:
+    """glob._iglob without root_dir, dir_fd or recursion."""
+    dirname, basename = os.path.split(pattern)
+    if not glob.has_magic(pattern):
+        budget.spend()
+        if basename:
+            if os.path.lexists(pattern):
+                yield pattern
+        elif os.path.isdir(dirname):  # 'dir/' matches a directory only
+            yield pattern
+        return
+    if not dirname:
+        yield from _glob_in(dirname, basename, dironly, budget)
+        return
+    # os.path.split() gives the path itself back for '/': no recursion then
+    if dirname != pattern and glob.has_magic(dirname):
+        dirs: Iterator[str] | list[str] = _iglob(dirname, True, budget)
+    else:
+        dirs = [dirname]
+    magic = glob.has_magic(basename)
+    for parent in dirs:
+        if magic:
+            names = _glob_in(parent, basename, dironly, budget)
+        else:
+            names = _glob_literal(parent, basename, budget)
+        for name in names:
+            yield os.path.join(parent, name)
+
+
+def _glob_in(dirname: str, pattern: str, dironly: bool, budget: ScanBudget) -> list[str]:
+    """glob._glob1: the names in ``dirname`` that ``pattern`` matches."""
+    names = _list_dir(dirname, dironly, budget)
+    if pattern[0] != ".":
+        names = [name for name in names if name[0] != "."]
+    return fnmatch.filter(names, pattern)
+
+
+def _glob_literal(dirname: str, basename: str, budget: ScanBudget) -> list[str]:
+    """glob._glob0: ``basename`` if it exists in ``dirname`` ('' if ``dirname`` is a dir)."""
+    budget.spend()
+    if basename:
+        if os.path.lexists(os.path.join(dirname, basename) if dirname else basename):
+            return [basename]
+    elif os.path.isdir(dirname):
+        return [basename]
+    return []
+
+
+def _list_dir(dirname: str, dironly: bool, budget: ScanBudget) -> list[str]:
+    """glob._listdir: the names in ``dirname`` (only subdirectories if ``dironly``).
+
+    An unreadable directory gives nothing, as in glob. The directory itself costs one unit
+    (so that opening many empty or missing ones is not free), and each entry one more.
+    """
+    budget.spend()
+    names: list[str] = []
+    try:
+        with os.scandir(dirname or os.curdir) as entries:
+            for entry in entries:
+                budget.spend()
+                try:
+                    if not dironly or entry.is_dir():
+                        names.append(entry.name)
+                except OSError:
+                    pass
+    except OSError:
+        pass  # what was read before the error stands, as in glob
+    return names
+
+
 class _Reader:
     """Reads one config tree; collects lines and problems instead of raising."""
 
@@ -278,6 +385,7 @@ class _Reader:
         self.opened = 0  # files opened, for MAX_INCLUDED_FILES
         self.stopped = False  # a whole-config limit was passed: nothing more is read
         self.expanded = 0  # characters $ definitions added, for MAX_EXPANSION_BYTES
+        self.scan = ScanBudget(MAX_INCLUDE_SCAN)  # for all include wildcards together
 
     def problem(self, where: Location | None, severity: Severity, message: str) -> None:
         self.problems.append(Problem(where, severity, message))
@@ -560,8 +668,10 @@ class _Reader:
         """Read the files ``pattern`` names, as glob(GLOB_BRACE) would match them.
 
         At most MAX_INCLUDE_PATTERNS paths per include, counted before they are built (brace
-        alternatives) or as they are found (glob matches); past that the include is refused
-        as a whole, with one error, and the rest of the config is still read.
+        alternatives) or as they are found (glob matches), and at most MAX_INCLUDE_SCAN
+        directory entries and look-ups for all includes of the config; past either the
+        include is refused as a whole, with one error, and the rest of the config is still
+        read.
         """
         if not pattern:
             self.problem(where, Severity.ERROR, "include: no file name given")
@@ -579,28 +689,49 @@ class _Reader:
         except PatternTooComplex as err:
             self.problem(where, Severity.ERROR, f"include '{shown}' {err} - ignored")
             return
-        base = os.path.dirname(where.file)
+        try:
+            matches = self.include_matches(alternatives, os.path.dirname(where.file))
+        except ScanBudgetExceeded:
+            self.problem(
+                where,
+                Severity.ERROR,
+                f"include '{shown}' reads more than {self.scan.limit} directory entries"
+                " (all includes together) - ignored",
+            )
+            return
+        if matches is None:
+            self.problem(
+                where,
+                Severity.ERROR,
+                f"include '{shown}' expands to more than {MAX_INCLUDE_PATTERNS} paths - ignored",
+            )
+            return
+        for match in matches:
+            # glob can match directories; keepalived skips them without a word (GLOB_MARK).
+            if not os.path.isdir(match):
+                self.read_file(match, stack, where)
+
+    def include_matches(self, alternatives: list[str], base: str) -> list[str] | None:
+        """The paths an include's alternatives match, each one's sorted as glob(3) does.
+
+        None past MAX_INCLUDE_PATTERNS; ScanBudgetExceeded once the config's includes have
+        read MAX_INCLUDE_SCAN entries.
+        """
         matches: list[str] = []
         for one in alternatives:
             full = one if os.path.isabs(one) else os.path.join(base, one)
             if glob.has_magic(full):
                 # lazily, and no further than one past the cap: a '*' may match a big dir
                 room = MAX_INCLUDE_PATTERNS - len(matches)
-                matches.extend(sorted(itertools.islice(glob.iglob(full), room + 1)))
-            elif os.path.exists(full):
-                matches.append(full)
+                found = bounded_iglob(full, self.scan)
+                matches.extend(sorted(itertools.islice(found, room + 1)))
+            else:
+                self.scan.spend()  # 1,024 literal alternatives per include cost a stat each
+                if os.path.exists(full):
+                    matches.append(full)
             if len(matches) > MAX_INCLUDE_PATTERNS:
-                self.problem(
-                    where,
-                    Severity.ERROR,
-                    f"include '{shown}' expands to more than {MAX_INCLUDE_PATTERNS} paths"
-                    " - ignored",
-                )
-                return
-        for match in matches:
-            # glob can match directories; keepalived skips them without a word (GLOB_MARK).
-            if not os.path.isdir(match):
-                self.read_file(match, stack, where)
+                return None
+        return matches
 
 
 def _valid_text(raw: str) -> bool:

@@ -8,16 +8,26 @@ a minute or more), never the assertion of the property.
 
 from __future__ import annotations
 
+import glob
 import os
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from astlinux_ha.config import CheckResult, check
-from astlinux_ha.config.lexer import MAX_FILE_BYTES, _brace_pieces, lex_file
+import pytest
+
+from astlinux_ha.config import CheckResult, check, lexer
+from astlinux_ha.config.lexer import (
+    MAX_FILE_BYTES,
+    MAX_INCLUDE_SCAN,
+    ScanBudget,
+    _brace_pieces,
+    bounded_iglob,
+    lex_file,
+)
 from astlinux_ha.config.model import Severity
 
 T = TypeVar("T")
@@ -248,3 +258,112 @@ def test_dollar_expansion_below_the_budget_is_untouched(tmp_path: Path) -> None:
     result = check(str(path))
     assert result.problems == ()
     assert result.config is not None and result.config.instances[0].priority == 42
+
+
+class CountingScandir:
+    """os.scandir that counts the directory entries read through it (glob uses it too)."""
+
+    def __init__(self) -> None:
+        self.entries = 0
+        self.real = os.scandir
+
+    def __call__(self, path: str = ".") -> Iterator[os.DirEntry[str]]:
+        outer = self
+
+        class Counted:
+            def __init__(self) -> None:
+                self.it = outer.real(path)
+
+            def __enter__(self) -> Counted:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                self.it.close()
+
+            def __iter__(self) -> Counted:
+                return self
+
+            def __next__(self) -> os.DirEntry[str]:
+                entry = next(self.it)
+                outer.entries += 1
+                return entry
+
+        return Counted()  # type: ignore[return-value]
+
+
+def test_include_wildcards_cannot_walk_a_whole_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 12 symlinks to their own directory: '*/*/*/*/*/' walks 12**5 paths (271,000 entries
+    # read); '/*/*/*/*/*/*/zz{a,b,c,d}' walked /proc and /sys for 34 s before the fix.
+    loop = tmp_path / "loop"
+    loop.mkdir()
+    for n in range(12):
+        (loop / f"l{n}").symlink_to(".")
+    main = tmp_path / "main.conf"
+    main.write_text("include loop/*/*/*/*/*/zz.conf\n" + VALID)
+    counter = CountingScandir()
+    monkeypatch.setattr(os, "scandir", counter)
+    result = check(str(main))
+    assert rendered(result, Severity.ERROR) == [
+        f"{main}:1: include 'loop/*/*/*/*/*/zz.conf' reads more than 100000 directory"
+        " entries (all includes together) - ignored"
+    ]
+    assert result.config is not None and [i.name for i in result.config.instances] == ["VI_1"]
+    assert counter.entries <= MAX_INCLUDE_SCAN + 1, counter.entries
+
+
+def test_include_scan_budget_is_for_the_whole_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Many includes, each cheap, must not add up to the walk one include may not do.
+    monkeypatch.setattr(lexer, "MAX_INCLUDE_SCAN", 100)
+    (tmp_path / "d").mkdir()
+    for n in range(40):
+        (tmp_path / "d" / f"{n:02}.txt").write_text("")
+    (tmp_path / "d" / "x.conf").write_text("! included\n")
+    main = tmp_path / "main.conf"
+    main.write_text("include d/*.conf\n" * 3 + VALID)
+    lexed = lex_file(str(main))
+    assert lexed.files == (
+        str(main),
+        str(tmp_path / "d" / "x.conf"),
+        str(tmp_path / "d" / "x.conf"),
+    )
+    assert [p.render() for p in lexed.problems] == [
+        f"{main}:3: include 'd/*.conf' reads more than 100 directory entries"
+        " (all includes together) - ignored"
+    ]
+
+
+# Names and patterns that exercise glob's corners: hidden names (matched only by a pattern
+# component starting with '.'), trailing and doubled slashes, brackets, '**' (not recursive,
+# as in glob(3) without GLOB_STAR), magic characters in file names, a dangling symlink.
+GLOB_TREE = (
+    "a.conf b.conf .hidden.conf sub/c.conf sub/.h/d.conf sub/e.txt sub2/f.conf x[1].conf"
+    " x1.conf dir.conf/g.conf **/h.conf q?/i.conf"
+).split()
+GLOB_PATTERNS = (
+    "* *.conf .* */ */*.conf */.*/* sub*/* */*/ sub//*.conf x[1].conf x[!a].conf x[[]1].conf"
+    " [a-b].conf ?.conf ** **/*.conf */**/*.conf sub/*/ sub/.h/* nothere/* a.conf/* q?/*"
+    " *.conf/ sub/../*.conf ./*.conf sub/ [.]* *// link/* */c.conf *.conf//"
+).split()
+
+
+def test_bounded_glob_matches_what_glob_glob_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The walker replaces glob.iglob for includes: same matches, same spelling of each path.
+    for name in GLOB_TREE:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    (tmp_path / "link").symlink_to("sub")
+    (tmp_path / "dangling.conf").symlink_to("nowhere")
+    for pattern in GLOB_PATTERNS:
+        full = f"{tmp_path}/{pattern}"
+        assert sorted(bounded_iglob(full, ScanBudget(10_000))) == sorted(glob.glob(full)), pattern
+    monkeypatch.chdir(tmp_path)  # relative patterns: the main config given as a bare name
+    for pattern in GLOB_PATTERNS:
+        assert sorted(bounded_iglob(pattern, ScanBudget(10_000))) == sorted(glob.glob(pattern)), (
+            pattern
+        )
