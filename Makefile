@@ -111,7 +111,9 @@ install:
 	$(PYTHON) -m venv $(DESTDIR)$(LIBDIR)
 	$(DESTDIR)$(LIBDIR)/bin/python -m pip install -q --no-cache-dir $(PIP_SOURCE) $(if $(WHEELHOUSE),astlinux-ha,.)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)/etc/init.d $(DESTDIR)/etc/runlevels/default
-	printf '#!/bin/sh\nexec %s/bin/python -m astlinux_ha "$$@"\n' '$(LIBDIR)' > $(DESTDIR)$(SBIN)
+	@# PYTHONSAFEPATH: `python -m` would otherwise put the caller's working directory first on
+	@# the module path, and root running the service from /tmp would import a planted package.
+	printf '#!/bin/sh\nexport PYTHONSAFEPATH=1\nexec %s/bin/python -m astlinux_ha "$$@"\n' '$(LIBDIR)' > $(DESTDIR)$(SBIN)
 	chmod 0755 $(DESTDIR)$(SBIN)
 	install -m 0755 init.d/keepalived $(DESTDIR)/etc/init.d/keepalived
 	ln -sfn ../../init.d/keepalived $(DESTDIR)/etc/runlevels/default/S12keepalived

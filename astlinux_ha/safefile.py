@@ -33,29 +33,45 @@ def open_dir(path: str | os.PathLike[str], *, create_mode: int | None = None) ->
     The last component must not be a symlink and the directory must be owned by our euid. Its
     permissions are the admin's business: a group-writable directory shared with scripts stays
     usable, since nothing written through the descriptor follows what others put there. With
-    ``create_mode`` a missing directory (and its parents) is created with exactly that mode.
+    ``create_mode`` a missing directory (and each missing parent) is created with exactly that
+    mode.
     """
+    created = False
     try:
-        fd = os.open(path, _DIR_FLAGS)
-    except FileNotFoundError:
-        if create_mode is None:
-            raise
-        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o755, exist_ok=True)
         try:
-            os.mkdir(path, create_mode)
-        except FileExistsError:
-            pass
-        fd = os.open(path, _DIR_FLAGS)
-        os.fchmod(fd, create_mode)
+            fd = os.open(path, _DIR_FLAGS)
+        except FileNotFoundError:
+            if create_mode is None:
+                raise
+            _make_dirs(os.path.abspath(path), create_mode)
+            fd = os.open(path, _DIR_FLAGS)
+            created = True
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
             raise UnsafePath(exc.errno, "is a symlink or not a directory", str(path)) from None
         raise
     owner = os.fstat(fd).st_uid
     if owner != os.geteuid():
+        # Judged before anything is changed on it: a directory planted by someone else
+        # meanwhile is refused as it is.
         os.close(fd)
         raise UnsafePath(errno.EPERM, f"is owned by uid {owner}, not by us", str(path))
+    if created:
+        os.fchmod(fd, create_mode)
     return fd
+
+
+def _make_dirs(path: str, mode: int) -> None:
+    """``mkdir -p`` with ``mode`` given to every directory made (the umask does not decide:
+    under the daemon's 0177 a parent made 0600 would hide the state files from everyone)."""
+    parent = os.path.dirname(path)
+    if parent != path and not os.path.isdir(parent):
+        _make_dirs(parent, mode)
+    try:
+        os.mkdir(path, mode)
+    except FileExistsError:
+        return
+    os.chmod(path, mode, follow_symlinks=False)
 
 
 def replace(dir_fd: int, name: str, data: bytes, mode: int) -> None:

@@ -191,7 +191,8 @@ def test_prepare_creates_a_missing_dir_0755_whatever_the_umask(tmp_path, logger)
         StateDir(target, logger).prepare()
     finally:
         os.umask(old)
-    assert stat.S_IMODE(target.stat().st_mode) == 0o755
+    for path in (target, target.parent, target.parent.parent):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o755, path
 
 
 def test_links_planted_at_guessable_temporary_names_are_never_written(shared_dir, victim,
