@@ -58,6 +58,14 @@ def test_install_then_uninstall_in_a_box(lab: Lab) -> None:
     check = box.run(["/usr/local/sbin/astlinux-ha", "-t", "-f",
                      str(REPO / "etc/keepalived/keepalived.conf.master")], check=False)
     assert check.returncode == 0, check.stderr
+    # A package planted in the working directory root starts the daemon from (`python -m`
+    # puts it first on the module path unless told not to) is never imported.
+    box.write("/tmp/astlinux_ha/__init__.py", "")
+    box.write("/tmp/astlinux_ha/__main__.py", "open('/tmp/pwned', 'w').write('root')\n")
+    planted = box.run(["sh", "-c", "cd /tmp && /usr/local/sbin/astlinux-ha -t -f "
+                       f"{REPO / 'etc/keepalived/keepalived.conf.master'}"], check=False)
+    assert planted.returncode == 0, planted.stderr
+    assert not box.exists("/tmp/pwned")
 
     box.write("/mnt/kd/keepalived/keepalived.conf",
               (REPO / "etc/keepalived/keepalived.conf.master").read_text())
