@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from astlinux_ha import safefile
+
 from .runner import DEFAULT_UMASK, KILL_GRACE, ScriptCommand, kill_group, spawn
 
 log = logging.getLogger("astlinux_ha.scripts")
@@ -100,26 +102,41 @@ class NotifyFifo:
         self.fd: int | None = None
         self.created = False
         self.process: asyncio.subprocess.Process | None = None
+        self._dir: int | None = None
+        self._name = ""
 
     async def open(self) -> bool:
         """Create/open the FIFO, then start its script; False (and logged) when refused."""
+        parent, self._name = os.path.split(os.path.abspath(self.path))
         try:
-            os.mkfifo(self.path, FIFO_MODE)
+            # Everything below goes through this descriptor: a symlink swapped into the path
+            # meanwhile, or a directory someone else owns, is never where the FIFO is made.
+            self._dir = safefile.open_dir(os.path.realpath(parent))
+        except OSError as exc:
+            log.info("Unable to use %snotify fifo %s: %s %s", self.label, self.path,
+                     parent, exc.strerror)
+            return False
+        try:
+            os.mkfifo(self._name, FIFO_MODE, dir_fd=self._dir)
             self.created = True
         except FileExistsError:
             pass
         except OSError:
             log.info("Unable to create %snotify fifo %s", self.label, self.path)
+            await self._give_up()
             return False
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
+            fd = os.open(self._name, os.O_RDWR | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW,
+                         dir_fd=self._dir)
         except OSError as exc:
             log.info("Unable to open %snotify fifo %s - errno %d", self.label, self.path, exc.errno)
             await self._give_up()
             return False
         st = os.fstat(fd)
-        if not stat.S_ISFIFO(st.st_mode) or st.st_uid not in (os.geteuid(), self.uid):
-            # Whatever was already there could be a planted file capturing our notifications.
+        if (not stat.S_ISFIFO(st.st_mode) or st.st_uid not in (os.geteuid(), self.uid)
+                or st.st_nlink != 1):
+            # Whatever was already there could be a planted file capturing our notifications,
+            # or a hard link to another program's FIFO we would re-own and write into.
             log.info("%snotify fifo %s is not a fifo we own - not using", self.label, self.path)
             os.close(fd)
             await self._give_up()
@@ -144,11 +161,19 @@ class NotifyFifo:
                 log.warning("Error exec-ing command '%s': %s", self.script.argv[0], exc)
         return True
 
-    async def _give_up(self) -> None:
+    def _unlink_and_forget_dir(self) -> None:
+        # Only a FIFO this daemon made is removed, through the directory it was made in.
+        if self._dir is None:
+            return
         if self.created:
             with contextlib.suppress(OSError):
-                os.unlink(self.path)
+                os.unlink(self._name, dir_fd=self._dir)
             self.created = False
+        os.close(self._dir)
+        self._dir = None
+
+    async def _give_up(self) -> None:
+        self._unlink_and_forget_dir()
         if self.process is not None:
             await kill_group(self.process)
             self.process = None
@@ -164,10 +189,7 @@ class NotifyFifo:
 
     async def close(self, *, grace: float = KILL_GRACE) -> None:
         """Unlink first (a looping reader must not reopen it), close, stop the script."""
-        if self.created:
-            with contextlib.suppress(OSError):
-                os.unlink(self.path)
-            self.created = False
+        self._unlink_and_forget_dir()
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None

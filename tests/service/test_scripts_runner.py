@@ -146,7 +146,7 @@ def test_notifies_keep_transition_order_and_fifo_lines(work: Path) -> None:
     master = _script(work / "master.sh", f"#!/bin/sh\nsleep 0.3\necho master $* >> {log}\n")
     backup = _script(work / "backup.sh", f"#!/bin/sh\necho backup $* >> {log}\n")
     generic = _script(work / "notify.sh", f"#!/bin/sh\necho notify $* >> {log}\n")
-    fifo_path = work / "out" / "fifo"
+    fifo_path = work / "fifo"  # the FIFO's directory must be root's
 
     async def scenario() -> list[str]:
         fifo = NotifyFifo(str(fifo_path))
@@ -203,12 +203,36 @@ def test_fifo_not_ours_is_refused(work: Path) -> None:
     assert planted.exists(), "a FIFO we did not create is never unlinked"
 
 
+def test_a_hard_link_to_another_programs_fifo_is_refused_untouched(work: Path) -> None:
+    # Another root program's control FIFO, hard-linked where ours goes (possible wherever
+    # fs.protected_hardlinks is off): we must not re-own, re-mode or write into it.
+    theirs = work / "control.fifo"
+    os.mkfifo(theirs)
+    os.chmod(theirs, 0o620)
+    os.link(theirs, work / "keepalived.fifo")
+
+    async def scenario() -> bool:
+        return await NotifyFifo(str(work / "keepalived.fifo"), uid=65534, gid=65534).open()
+
+    assert asyncio.run(scenario()) is False
+    st = theirs.stat()
+    assert (st.st_uid, oct(st.st_mode & 0o777)) == (0, oct(0o620))
+
+
+def test_a_fifo_in_a_directory_someone_else_owns_is_refused(work: Path) -> None:
+    async def scenario() -> bool:
+        return await NotifyFifo(str(work / "out" / "keepalived.fifo")).open()
+
+    assert asyncio.run(scenario()) is False
+    assert not (work / "out" / "keepalived.fifo").exists()
+
+
 def test_fifo_script_gets_the_fifo_path_last(work: Path) -> None:
     seen = work / "out" / "seen"
     script = _script(
         work / "reader.sh", f'#!/bin/sh\necho "$*" > {seen}\nexec cat "$2" >/dev/null\n'
     )
-    fifo_path = work / "out" / "f2"
+    fifo_path = work / "f2"
 
     async def scenario() -> None:
         fifo = NotifyFifo(
