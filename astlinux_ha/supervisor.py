@@ -189,6 +189,12 @@ class Supervisor:
         """SIGTERM/SIGINT."""
         self.log.info("Stopping")
         self._stop.set()
+        # A reload in progress may be draining the notifies of instances it stops: from now
+        # on nothing but STOP scripts is waited for, there as at the stop itself.
+        for runner in self.runtime.runners.values():
+            runner.notifier.hurry()
+        for group in self.runtime.groups.values():
+            group.notifier.hurry()
 
     def request_reload(self) -> None:
         """SIGHUP: reload, coalescing a burst of signals into one more reload at most."""
@@ -521,6 +527,12 @@ class Supervisor:
         old = self.runtime
         keep = {n: r for n, r in old.runners.items() if _keeps(old, new, n, r, scripts)}
         gone = [n for n in old.runners if n not in keep]
+        # The new verdicts apply before the first await below: a kept instance that changes
+        # state while the others stop must not run a script refused a moment ago.
+        for name, runner in keep.items():
+            runner.notifier.rescript(
+                self._notify_scripts(new.instance(name).notifies, scripts.commands),
+                runner.notifier.fifos)
         # Stop what changed or went away; its VIPs go with it, as a removed instance's do.
         for name in gone:
             runner = old.runners[name]

@@ -81,3 +81,25 @@ def test_sigterm_does_not_wait_for_hung_notifies(lab):
     assert _alive(box, runs["master"])
     assert 0.9 < took < 2.0, f"stop took {took:.2f} s"
     wait_log(proc, "Stopped VRRP", 1)
+
+
+def test_sigterm_during_a_reload_does_not_wait_for_the_removed_instances_notifies(lab):
+    box = lab.add_box("master", "10.10.50.62/24")
+    box.run(f"mkdir -p {KD} {OUT} && chmod 0777 {OUT}")
+    box.write(f"{KD}/hang.sh", HANG, mode=0o755)
+    second = solo_conf(instance=f"    notify \"{KD}/hang.sh gone\"")
+    second = second[second.index("vrrp_instance"):].replace("VI_1", "VI_2").replace(
+        "virtual_router_id 50", "virtual_router_id 51").replace("10.10.50.244", "10.10.50.245")
+    proc = start(box, solo_conf() + second)
+    wait_state(box, "MASTER")
+    box.write(f"{KD}/keepalived.conf", solo_conf())  # VI_2 removed: its notify hangs
+    # VI_2's notify hangs from its first state on: its queue holds every later one.
+    assert wait_until(lambda: box.exists(f"{OUT}/hang"), 10)
+    proc.send_signal(signal.SIGHUP)
+    wait_log(proc, "Reloading configuration")
+    time.sleep(0.3)  # the reload now drains VI_2's notifies (30 s each, unhurried)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert wait_until(lambda: not proc.alive(), 15), proc.log_text()
+    took = time.monotonic() - started
+    assert took < 2.5, f"stop took {took:.2f} s"

@@ -70,3 +70,35 @@ def test_a_script_made_safe_again_runs_after_the_next_reload(lab):
     box.replug_cable()
     wait_state(box, "MASTER")
     assert wait_until(lambda: len(_runs(box)) == 1, 5), "the new verdict is used at once"
+
+
+HANG = "#!/bin/sh\ntrap '' TERM\nsleep 600\n"
+
+
+def test_the_new_verdict_holds_while_the_reload_is_still_stopping_other_instances(lab):
+    # A removed instance whose notify hangs keeps the reload busy stopping it; a kept
+    # instance that becomes MASTER meanwhile must already use the new verdicts.
+    box = lab.add_box("master", "10.10.50.62/24")
+    add_user(box)
+    box.run(f"mkdir -p {KD} {OUT} && chmod 0777 {OUT}")
+    box.write(f"{KD}/on_master.sh", RECORD, mode=0o755)
+    box.write(f"{KD}/hang.sh", HANG, mode=0o755)
+    kept = solo_conf(instance=f"    notify_master {KD}/on_master.sh")
+    doomed = solo_conf(instance=f"    notify {KD}/hang.sh")
+    doomed = doomed[doomed.index("vrrp_instance"):].replace("VI_1", "VI_2").replace(
+        "virtual_router_id 50", "virtual_router_id 51").replace("10.10.50.244", "10.10.50.245")
+    proc = start(box, kept + doomed)
+    wait_state(box, "MASTER")
+    assert wait_until(lambda: len(_runs(box)) == 1, 5), _runs(box)
+    box.run(f"chmod 0777 {KD}/on_master.sh")
+    as_user(box, f"printf '%s' '{PAYLOAD}' > {KD}/on_master.sh")
+    box.write(f"{KD}/keepalived.conf", kept)
+    proc.send_signal(signal.SIGHUP)
+    wait_log(proc, "(VI_2) removing VIPs.")  # loaded and judged; now stopping VI_2
+    box.pull_cable()
+    wait_state(box, "FAULT")
+    box.replug_cable()
+    wait_state(box, "MASTER")
+    assert "Reload finished" not in proc.log_text(), "the window this test needs is gone"
+    assert not wait_until(lambda: box.exists(f"{OUT}/pwned"), 1.5), (
+        f"the rewritten script ran as uid {box.read(f'{OUT}/pwned').strip()}")
