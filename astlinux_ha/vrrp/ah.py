@@ -34,6 +34,7 @@ VRRP_TTL = 255
 # keepalived stops counting here and holds the number: at one advert a second that is 136
 # years away, but a forged-looking wrap to 0 must never be sent.
 SEQ_HOLD = 0xFFFFFFFD
+SEQ_MAX = 0xFFFFFFFF
 
 
 class AhError(ValueError):
@@ -194,8 +195,9 @@ class SeqCounter:
 
     def heard_lower_priority(self, seq: int) -> SeqCounter:
         """A master hearing a lower-priority advert moves past that sender's number, so its
-        own next advert is fresh to it (keepalived's "Syncing seq_num")."""
-        return SeqCounter(seq + 1, False)
+        own next advert is fresh to it (keepalived's "Syncing seq_num"). Never past the
+        32-bit field: a peer at 0xFFFFFFFF leaves us held there, not unable to send."""
+        return SeqCounter(min(seq + 1, SEQ_MAX), False)
 
     def heard_higher_priority(self) -> SeqCounter:
         """A master giving way to a higher priority drops the hold."""

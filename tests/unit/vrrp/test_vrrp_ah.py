@@ -336,3 +336,13 @@ def test_ah_instance_gets_a_protocol_51_socket(extra, protocol, auth):
     assert recv.auth_type is auth
     if auth is AuthType.AH:
         assert recv.auth_password == KEY
+
+
+def test_a_peer_at_the_last_sequence_number_leaves_us_able_to_send():
+    counter = ah.SeqCounter(5).heard_lower_priority(0xFFFFFFFF).to_send()
+    assert counter.seq == 0xFFFFFFFF and counter.held
+    # The send path packs it into the 32-bit field without error.
+    packet = ah.build(b"\x21" + bytes(19), ipaddress.IPv4Address("10.0.0.1"),
+                      ipaddress.IPv4Address("10.0.0.2"), key=b"secret12", seq=counter.seq,
+                      ip_id=1, unicast=True)
+    assert packet[20 + 8:20 + 12] == b"\xff\xff\xff\xff"
