@@ -2,6 +2,7 @@
 
 from astlinux_ha.lab.pytest_plugin import (  # noqa: F401  (pytest finds fixtures and hooks here)
     _lab_session,
+    image_lab,
     lab,
     pytest_runtest_makereport,
     seed_lab,

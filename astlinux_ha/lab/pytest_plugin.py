@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 
 import pytest
 
+from .box import Box
 from .lab import Lab, sweep
 
 REQUIRED_TOOLS = ("ip", "nsenter", "unshare", "nft", "tcpdump", "ping")
@@ -44,6 +46,27 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"_lab_rep_{report.when}", report)
+
+
+@pytest.fixture(scope="module")
+def image_lab(_lab_session: None) -> Iterator[Lab]:
+    """One box ``ha`` (the seed master's address) booted on the shared ``make install`` image,
+    for a whole test module: building and booting it once is what makes service tests cheap."""
+    from .astlinux import shared_build  # builds wheels: only for the modules that ask
+
+    _, image = shared_build()
+    with Lab() as the_lab:
+        the_lab.add_box("ha", "10.10.50.62/24", image=image)
+        yield the_lab
+
+
+def fresh_box(the_lab: Lab, name: str = "ha") -> Box:
+    """``name`` power-cycled with an empty /mnt/kd: no daemon, pristine /etc and /var."""
+    box = the_lab.box(name)
+    for path in box.kd_dir.iterdir():
+        subprocess.run(["rm", "-rf", str(path)], check=True)
+    the_lab.reboot(box)
+    return box
 
 
 @pytest.fixture

@@ -14,14 +14,14 @@ Each test runs in a lab box booted from ``make install DESTDIR=IMAGE`` (its own 
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab import Lab, astlinux
+from astlinux_ha.lab import Lab
 from astlinux_ha.lab.astlinux import daemon_pids, service
+from astlinux_ha.lab.pytest_plugin import fresh_box
 
 pytestmark = [
     pytest.mark.root,
@@ -43,22 +43,11 @@ NOTIFY_WAIT = 6.0
 SHELLS = ["dash", "ash"]
 
 
-@pytest.fixture(scope="module")
-def image_lab(_lab_session: None) -> Lab:
-    _, image = astlinux.shared_build()
-    with Lab() as lab:
-        lab.add_box("ha", "10.10.50.62/24", image=image)
-        yield lab
-
-
 @pytest.fixture
 def box(image_lab: Lab):
     """The box freshly rebooted, the admin's real config in /mnt/kd, a user ``evil`` with
     a directory holding their own config."""
-    the_box = image_lab.box("ha")
-    for path in the_box.kd_dir.iterdir():
-        subprocess.run(["rm", "-rf", str(path)], check=True)
-    image_lab.reboot(the_box)
+    the_box = fresh_box(image_lab)
     the_box.write(KD_CONF, SEED_MASTER, mode=0o644)
     the_box.run(["useradd", "-M", "-U", "-d", EVIL, "-s", "/bin/sh", "evil"])
     as_evil(the_box, f"mkdir -m 0755 {EVIL} {EVIL}/kd && cat > {EVIL}/kd/keepalived.conf",

@@ -16,15 +16,15 @@ predictable from the next pid).
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab import Lab, astlinux
+from astlinux_ha.lab import Lab
 from astlinux_ha.lab.astlinux import daemon_pids, service
 from astlinux_ha.lab.box import wait_until
+from astlinux_ha.lab.pytest_plugin import fresh_box
 
 pytestmark = [
     pytest.mark.root,
@@ -51,21 +51,10 @@ IMPOSTORS = {
 }
 
 
-@pytest.fixture(scope="module")
-def image_lab(_lab_session: None) -> Lab:
-    _, image = astlinux.shared_build()
-    with Lab() as lab:
-        lab.add_box("ha", "10.10.50.62/24", image=image)
-        yield lab
-
-
 @pytest.fixture
 def box(image_lab: Lab):
     """The box freshly rebooted with the seed's master config in /mnt/kd."""
-    the_box = image_lab.box("ha")
-    for path in the_box.kd_dir.iterdir():
-        subprocess.run(["rm", "-rf", str(path)], check=True)
-    image_lab.reboot(the_box)
+    the_box = fresh_box(image_lab)
     the_box.write(KD_CONF, SEED_MASTER, mode=0o644)
     yield the_box
     image_lab.reboot(the_box)

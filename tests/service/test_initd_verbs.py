@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab import Lab, astlinux
+from astlinux_ha.lab import Lab
 from astlinux_ha.lab.astlinux import daemon_pids, service
+from astlinux_ha.lab.pytest_plugin import fresh_box
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="service tests run in lab boxes, which need root")
@@ -35,21 +36,10 @@ SHELLS = ["dash", "ash"]
 BROKEN = SEED_MASTER.replace("advert_int 1", "advert_int 1\n    no_such_keyword 7")
 
 
-@pytest.fixture(scope="module")
-def image_lab(_lab_session: None) -> Lab:
-    _, image = astlinux.shared_build()
-    with Lab() as lab:
-        lab.add_box("ha", "10.10.50.62/24", image=image)
-        yield lab
-
-
 @pytest.fixture
 def box(image_lab: Lab):
     """The module's box, power-cycled: no daemon, empty /mnt/kd, pristine /etc and /var."""
-    the_box = image_lab.box("ha")
-    for path in the_box.kd_dir.iterdir():
-        subprocess.run(["rm", "-rf", str(path)], check=True)
-    image_lab.reboot(the_box)
+    the_box = fresh_box(image_lab)
     yield the_box
     image_lab.reboot(the_box)  # whatever the test left running dies here
 
