@@ -1,35 +1,67 @@
 """The daemon's pid file: one daemon at a time, a stale file replaced, nothing planted followed.
 
-"A daemon runs" means: some process holds an flock on the file at the pid file's path (the
-daemon takes it before the file is visible and keeps the descriptor for its whole life; the
-kernel drops it when the daemon dies, even by kill -9), or the pid recorded there is a live
-process that is a VRRP daemon by its identity (:func:`is_vrrp_daemon`: root's, and its
-executable and argv[0..2] are keepalived's or ours), which covers keepalived itself and an
-older daemon that took no lock. A pid that merely has "keepalived" somewhere in its command
-line (a root ``vi /etc/keepalived/keepalived.conf`` that inherited a stale pid) is not one.
+"A daemon runs" means: some open file description holds a write lock on the file at the pid
+file's path, and that file is one only we can open for writing (our euid's, no group or other
+write bit: root's 0644 file in /var/run); or the pid recorded there is a live process that is a
+VRRP daemon by its identity (:func:`is_vrrp_daemon`: root's, and its executable and argv[0..2]
+are keepalived's or ours), which covers keepalived itself and an older daemon that took no
+lock. A pid that merely has "keepalived" somewhere in its command line (a root ``vi
+/etc/keepalived/keepalived.conf`` that inherited a stale pid) is not one.
 
-Why flock and not fcntl/lockf: an flock belongs to the open file description, so closing some
-other descriptor of the same file does not drop it (POSIX record locks do), and O_CLOEXEC keeps
-it out of scripts. The lock is taken after detaching, when the final pid is known; :func:`check`
-runs before, so the init script still sees a non-zero exit in the usual case, and two daemons
-started at the same instant are still told apart by the lock (the loser logs and exits).
+The lock is an open-file-description write lock (F_OFD_SETLK, F_WRLCK, the whole file; Linux
+3.15 and later), taken before the file is visible and held for the daemon's whole life; the
+kernel drops it when the daemon dies, even by kill -9. Why this one:
+- not flock: an flock needs only a read-only descriptor, and the file is 0644, so any local
+  user could hold LOCK_SH or LOCK_EX on a stale file (one they waited on while the daemon ran,
+  until it died uncleanly) and make every start refuse ("already running") and check() report
+  a daemon. Linux keeps flock and record locks apart (on local file systems; /var/run is a
+  tmpfs), so a user's flock now means nothing here.
+- not a POSIX record lock (F_SETLK, lockf): it belongs to the process, and closing any other
+  descriptor of the same file drops it. An OFD lock belongs to the open file description, like
+  an flock, and O_CLOEXEC keeps that description out of scripts.
+
+Why no user can fake a daemon: a write lock needs a descriptor open for writing (F_WRLCK on a
+read-only one is EBADF), and open(O_WRONLY or O_RDWR) of a 0644 file of root's is EACCES for
+anyone but root. Our own file never has a moment where it can be opened by someone else and is
+unlocked: it is created 0600, locked, and only then made 0644. A file that others can write
+(not ours, or group/other-writable) is never taken as proof, whatever lock it carries: only
+its recorded pid's identity counts.
+
+Why no user can block one: what a user *can* hold, with a read-only descriptor, is an flock
+(ignored) or a read lock (F_RDLCK, OFD or POSIX). A read lock cannot be taken while we hold our
+write lock, so a running daemon's file stays unlockable. On a stale file it can, and it makes
+our write-lock attempt on that file fail; so a failed attempt is not taken as a verdict. The
+question asked instead is F_OFD_GETLK with F_RDLCK: a read-lock query conflicts with write
+locks only, so it answers "does anyone hold a write lock?" whatever read locks sit there (the
+holder is not reported for OFD locks, l_pid is -1, so who runs still comes from the recorded
+pid). A write lock: a daemon (refused). Only read locks: a user's, ignored; the stale file is
+replaced by rename(), and the user's lock stays on the old, now nameless, inode. A user can
+also read-lock nothing of ours in advance: the next daemon's file does not exist yet, and the
+temporary file is 0600 until it is locked.
 
 How the file is placed, so that no moment shows a half-written or unlocked file and nothing
-planted at the path is ever opened for writing or followed:
+planted at the path is ever followed or written:
 1. our pid goes into a new file under a random name in the same directory (O_CREAT|O_EXCL|
-   O_NOFOLLOW: a planted name makes the open fail instead of being followed), mode 0644 set
-   with fchmod (the umask does not decide), already flock'ed;
+   O_NOFOLLOW: a planted name makes the open fail instead of being followed), created 0600,
+   write-locked, then made 0644 with fchmod (the umask does not decide);
 2. nothing at the path: link() it there (atomic, fails if someone else was faster: look again);
-   a regular file: take its flock first (held: a daemon runs; refused), check the path still
-   names that same inode (else it was replaced meanwhile: look again), then rename() ours over
-   it, so a daemon racing us for the same stale file waits on its lock and then sees the path
-   changed; a symlink, FIFO or other non-file (never a daemon's): rename() ours over it, which
-   replaces the entry and never touches what a symlink points to;
+   a regular file: if it carries a daemon's write lock, refused; else take a write lock on it
+   ourselves, through a second, writable description of that same inode (reopened by
+   /proc/self/fd, never by name, and never written), so that a daemon racing us for the same
+   stale file finds it write-locked and refuses; check the path still names that inode (else
+   it was replaced meanwhile: look again), then rename() ours over it; a symlink, FIFO or other
+   non-file (never a daemon's): rename() ours over it, which replaces the entry and never
+   touches what a symlink points to;
 3. the path is checked to name our inode.
 The directory is resolved once (a descriptor, *at calls), so a parent swapped meanwhile cannot
-split the steps. What remains: two daemons starting in the same microseconds while a non-file
-sits at the path could both rename; the check in step 3 catches the earlier one in all but a
-sub-microsecond window, and /var/run is root's alone anyway.
+split the steps. What remains: two daemons starting in the same microseconds could both rename
+while a non-file sits at the path, or while a user's read lock on the stale file keeps both from
+write-locking it; the check in step 3 catches the earlier one in all but a sub-microsecond
+window. A user can widen nothing there (both starts are root's), and cannot make a start fail.
+
+The lock is taken after detaching, when the final pid is known; :func:`check` runs before, so
+the init script still sees a non-zero exit in the usual case, and two daemons started at the
+same instant are still told apart by the lock (the loser logs and exits).
 """
 
 from __future__ import annotations
@@ -40,10 +72,13 @@ import os
 import re
 import secrets
 import stat
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 MODE = 0o644
+# The temporary file's mode until it is locked: nobody else can open it, so nobody can lock it.
+_UNLOCKED_MODE = 0o600
 # The names a VRRP daemon's program has: keepalived's binary, our entry script.
 DAEMON_PROGRAMS = frozenset({"keepalived", "astlinux-ha"})
 _PYTHON = re.compile(r"python[0-9.]*")
@@ -51,6 +86,15 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _NEW_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _PLACE_TRIES = 16
 _MAX_PID_BYTES = 64
+# Open-file-description record locks (Linux >= 3.15); the numbers are <fcntl.h>'s, for a
+# Python whose fcntl module does not export them.
+F_OFD_GETLK = getattr(fcntl, "F_OFD_GETLK", 36)
+F_OFD_SETLK = getattr(fcntl, "F_OFD_SETLK", 37)
+F_OFD_SETLKW = getattr(fcntl, "F_OFD_SETLKW", 38)
+# struct flock {short l_type, l_whence; off_t l_start, l_len; pid_t l_pid;} with the native
+# alignment; "0q" pads its tail as the C compiler does. off_t is 64-bit here on 32-bit systems
+# too (Python is built with large files), which is also what the kernel expects for F_OFD_*.
+_FLOCK = struct.Struct("@hhqqi0q")
 
 
 class PidFileError(Exception):
@@ -118,14 +162,40 @@ def _read_pid(fd: int) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def _locked(fd: int) -> bool:
-    """True when another open file description holds an flock on ``fd``'s file."""
+def flock_struct(kind: int) -> bytes:
+    """A struct flock for ``kind`` (F_RDLCK, F_WRLCK, F_UNLCK) over the whole file.
+    l_pid must be 0: F_OFD_* refuse anything else (EINVAL)."""
+    return _FLOCK.pack(kind, os.SEEK_SET, 0, 0, 0)
+
+
+def _write_lock(fd: int) -> bool:
+    """Take an OFD write lock on all of ``fd``'s file (``fd`` open for writing); False when
+    another description holds a lock in the way (a daemon's write lock or a user's read one)."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    fcntl.flock(fd, fcntl.LOCK_UN)
-    return False
+        fcntl.fcntl(fd, F_OFD_SETLK, flock_struct(fcntl.F_WRLCK))
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES):  # POSIX allows either for "held"
+            return False
+        raise
+    return True
+
+
+def _write_locked(fd: int) -> bool:
+    """True when another open file description (or process, for a POSIX lock) holds a write
+    lock on some part of ``fd``'s file. A read-lock query conflicts with write locks only, so
+    read locks (all a user can take on a file it cannot open for writing) are not seen."""
+    got = fcntl.fcntl(fd, F_OFD_GETLK, flock_struct(fcntl.F_RDLCK))
+    return _FLOCK.unpack(got)[0] != fcntl.F_UNLCK
+
+
+def _only_we_write(st: os.stat_result) -> bool:
+    """True when nobody but us (and root) can open the file for writing, so nobody else can
+    hold a write lock on it: only then is a write lock a daemon's."""
+    return st.st_uid == os.geteuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _daemon_locked(fd: int, st: os.stat_result) -> bool:
+    return _only_we_write(st) and _write_locked(fd)
 
 
 def _identified_owner(fd: int) -> int | None:
@@ -141,9 +211,10 @@ def _identified_owner(fd: int) -> int | None:
 
 def _owner_of_open(fd: int) -> int | None:
     """The running daemon behind the open pid file ``fd``: its pid (0 if it wrote none)."""
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
         return None
-    if _locked(fd):
+    if _daemon_locked(fd, st):
         return _read_pid(fd) or 0
     return _identified_owner(fd)
 
@@ -215,7 +286,7 @@ class PidFile:
         except OSError:
             pass
         finally:
-            os.close(self._fd)
+            os.close(self._fd)  # the last descriptor of the description: the lock goes
             os.close(self._dir_fd)
             self._fd = self._dir_fd = -1
 
@@ -224,19 +295,42 @@ def _new_file(dir_fd: int, name: str, pid: int) -> tuple[str, int]:
     for _ in range(_PLACE_TRIES):
         temp = f".{name}.{secrets.token_hex(8)}"
         try:
-            fd = os.open(temp, _NEW_FLAGS, MODE, dir_fd=dir_fd)
+            fd = os.open(temp, _NEW_FLAGS, _UNLOCKED_MODE, dir_fd=dir_fd)
         except FileExistsError:
             continue
         try:
-            os.fchmod(fd, MODE)
             os.write(fd, f"{pid}\n".encode("ascii"))
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh inode: never held
+            # 0600 so far (the umask can only narrow it): a user who spotted the random name
+            # could not open the file to read-lock it before our write lock is in place.
+            if not _write_lock(fd):
+                raise BlockingIOError(errno.EAGAIN, "locked by someone else", temp)
+            os.fchmod(fd, MODE)
         except BaseException:
             os.close(fd)
             os.unlink(temp, dir_fd=dir_fd)
             raise
         return temp, fd
     raise FileExistsError(errno.EEXIST, "no free temporary name", name)
+
+
+def _claim(fd: int) -> int | None:
+    """A second descriptor on regular file ``fd``'s inode, open for writing and write-locked,
+    or None when that cannot be had: a lock of someone else's is in the way (the caller tells
+    a daemon's write lock from a user's read locks), or the file cannot be opened for writing
+    (another user's, for an unprivileged test). Reopened through /proc/self/fd, so it is that
+    inode and no other whatever the path names by now; it is never written."""
+    try:
+        rw = os.open(f"/proc/self/fd/{fd}", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if _write_lock(rw):
+            return rw
+    except BaseException:
+        os.close(rw)
+        raise
+    os.close(rw)
+    return None
 
 
 def _place(dir_fd: int, temp: str, name: str, path: Path) -> None:
@@ -257,15 +351,18 @@ def _place(dir_fd: int, temp: str, name: str, path: Path) -> None:
                 raise
             os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)  # a symlink: replaced
             return
+        claim = None
         try:
             st = os.fstat(old)
             if stat.S_ISDIR(st.st_mode):
                 raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
             if stat.S_ISREG(st.st_mode):
-                try:
-                    fcntl.flock(old, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    raise _running(path, _read_pid(old) or 0) from None
+                claim = _claim(old)
+                # Not claimed: a write lock is a daemon's (or a racing start's, which then
+                # wins); read locks alone are a user's, ignored: the rename below leaves them
+                # on the old inode.
+                if claim is None and _daemon_locked(old, st):
+                    raise _running(path, _read_pid(old) or 0)
                 owner = _identified_owner(old)  # keepalived itself takes no lock
                 if owner is not None:
                     raise _running(path, owner)
@@ -275,7 +372,9 @@ def _place(dir_fd: int, temp: str, name: str, path: Path) -> None:
             os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             return
         finally:
-            os.close(old)  # drops the stale file's lock, after ours is in place
+            if claim is not None:
+                os.close(claim)  # drops our lock on the stale file, after ours is in place
+            os.close(old)
     raise PidFileError(f"pid file {path} keeps changing under us")
 
 

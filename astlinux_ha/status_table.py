@@ -3,9 +3,10 @@
 An admin runs this as root on a terminal, and the state dir is shared with the user's scripts,
 so status.json is treated as untrusted input: it is opened without following a symlink (a link
 to /etc/shadow must not be printed), only a regular file of at most :data:`MAX_BYTES` is read
-(a FIFO would hang the read, a huge file would eat memory), and every string is printed with its
-control characters escaped (an instance name carrying ESC sequences must not reprogram the
-admin's terminal, a newline must not forge a table row).
+(a FIFO would hang the read, a huge file would eat memory), and only one with a single name
+and our euid as owner (a hard link to /etc/shadow is neither a symlink nor a non-file), and
+every string is printed with its control characters escaped (an instance name carrying ESC
+sequences must not reprogram the admin's terminal, a newline must not forge a table row).
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def render(status: dict[str, Any]) -> str:
 
 def read_bounded(path: str | os.PathLike[str], limit: int = MAX_BYTES) -> bytes:
     """The bytes of regular file ``path``, at most ``limit`` of them; raises StatusFileError
-    for a symlink, anything but a regular file, or a larger file, OSError otherwise."""
+    for a symlink, anything but a regular file, a hard link, a file not owned by our euid,
+    or a larger file, OSError otherwise."""
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
@@ -103,6 +105,14 @@ def read_bounded(path: str | os.PathLike[str], limit: int = MAX_BYTES) -> bytes:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise StatusFileError("is not a regular file")
+        # The daemon writes status.json by rename of a fresh file of its own: one name, our
+        # uid. A second name is a hard link someone made in the shared state dir to a file
+        # we may read and they may not (root's /etc/shadow, with protected_hardlinks off);
+        # another owner is a file someone planted there.
+        if st.st_nlink != 1:
+            raise StatusFileError("is a hard link (has other names); not read")
+        if st.st_uid != os.geteuid():
+            raise StatusFileError(f"is owned by uid {st.st_uid}, not {os.geteuid()}; not read")
         if st.st_size > limit:
             raise StatusFileError(f"is larger than {limit} bytes")
         # Read one byte past the limit: a file still growing is caught too.

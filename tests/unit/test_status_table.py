@@ -111,3 +111,32 @@ def test_read_bounded_catches_a_file_that_grows_past_the_limit(tmp_path):
 def test_print_status_bad_content_is_one_line(tmp_path, capsys, content):
     (tmp_path / "status.json").write_bytes(content.encode("latin-1"))
     _one_error_line(capsys, print_status(str(tmp_path), io.StringIO()))
+
+
+def test_print_status_refuses_a_hard_link(tmp_path, capsys):
+    # A user in the shared state dir links a file only root may read (protected_hardlinks
+    # off): no symlink, a regular file, ours; only its second name gives it away.
+    secret = tmp_path / "secret"
+    secret.write_text(json.dumps(STATUS))
+    secret.chmod(0o600)
+    os.link(secret, tmp_path / "status.json")
+    out = io.StringIO()
+    _one_error_line(capsys, print_status(str(tmp_path), out), "hard link")
+    assert out.getvalue() == ""
+    with pytest.raises(StatusFileError, match="hard link"):
+        read_bounded(secret)  # the same inode under its own name: two names all the same
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file away needs root")
+def test_print_status_refuses_a_file_someone_else_owns(tmp_path, capsys):
+    (tmp_path / "status.json").write_text(json.dumps(STATUS))
+    os.chown(tmp_path / "status.json", 65534, 65534)  # planted by user nobody
+    out = io.StringIO()
+    _one_error_line(capsys, print_status(str(tmp_path), out), "owned by uid 65534")
+    assert out.getvalue() == ""
+
+
+def test_a_file_of_ours_with_one_name_is_read(tmp_path):
+    path = tmp_path / "status.json"
+    path.write_text("{}")
+    assert os.stat(path).st_nlink == 1 and read_bounded(path) == b"{}"
