@@ -218,8 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         report(result)
         print(f"astlinux-ha: {options.config_file}: configuration cannot run", file=sys.stderr)
         return EXIT_FATAL
-    # Before daemonizing, while stderr is still the admin's terminal (keepalived logs these).
-    report(result)
+    # Logged by the daemon once syslog is up (and on the console with -l), as keepalived
+    # does; `service keepalived` prints them from its own -t check, so they are shown once.
     from astlinux_ha import daemon  # imported late: -t must work without the I/O stack
 
-    return int(daemon.run(options, result.config) or 0)
+    problems = tuple(p.render() for p in result.problems)
+    return int(daemon.run(options, result.config, problems) or 0)

@@ -65,8 +65,12 @@ def steady_malloc() -> bool:
         return False
 
 
-def run(options: Options, config: Config) -> int:
-    """Run the daemon until SIGTERM/SIGINT; returns the process exit code."""
+def run(options: Options, config: Config, problems: tuple[str, ...] = ()) -> int:
+    """Run the daemon until SIGTERM/SIGINT; returns the process exit code.
+
+    ``problems``: what checking the config found (``FILE:LINE: ...`` lines; it runs with the
+    bad parts dropped), logged once syslog is up and shown by ``--status``.
+    """
     try:
         pidfile.check(options.pid_file)
     except pidfile.PidFileError as exc:
@@ -94,7 +98,7 @@ def run(options: Options, config: Config) -> int:
     log.info("Starting astlinux-ha VRRP daemon (pid %d), config %s", os.getpid(),
              options.config_file)
     try:
-        return asyncio.run(_serve(options, config, log))
+        return asyncio.run(_serve(options, config, log, problems))
     except Exception:
         log.exception("fatal error")
         return EXIT_START_FAILED
@@ -103,9 +107,10 @@ def run(options: Options, config: Config) -> int:
         log.info("Stopped astlinux-ha VRRP daemon")
 
 
-async def _serve(options: Options, config: Config, log: logging.Logger) -> int:
+async def _serve(options: Options, config: Config, log: logging.Logger,
+                 problems: tuple[str, ...]) -> int:
     loop = asyncio.get_running_loop()
-    sup = Supervisor(options, config, log)
+    sup = Supervisor(options, config, log, problems)
     for signum, handler in (
         (signal.SIGTERM, sup.request_stop),
         (signal.SIGINT, sup.request_stop),

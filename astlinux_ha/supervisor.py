@@ -84,8 +84,11 @@ class Runtime:
     """What one loaded config runs: instances, groups, scripts. Replaced whole on reload,
     except instances carried over unchanged."""
 
-    def __init__(self, config: cfg.Config) -> None:
+    def __init__(self, config: cfg.Config, problems: tuple[str, ...] = ()) -> None:
         self.config = config
+        # What reading the config found (FILE:LINE lines), then what judging its scripts did:
+        # logged once, and kept in status.json so `service keepalived status` can say so.
+        self.problems = problems
         self.runners: dict[str, InstanceRunner] = {}
         self.groups: dict[str, SyncGroupRunner] = {}
         self.tracks: dict[str, TrackScript] = {}
@@ -125,11 +128,12 @@ class Supervisor:
     """Owns the edge objects and the current :class:`Runtime`; the daemon's signal handlers
     call its ``request_*`` and ``dump_*`` methods."""
 
-    def __init__(self, options: Options, config: cfg.Config, log: logging.Logger) -> None:
+    def __init__(self, options: Options, config: cfg.Config, log: logging.Logger,
+                 problems: tuple[str, ...] = ()) -> None:
         self.options = options
         self.log = log
         self.state_dir = StateDir(options.state_dir, log)
-        self.runtime = Runtime(config)
+        self.runtime = Runtime(config, problems)
         self._stop = asyncio.Event()
         self._reloading: asyncio.Task[None] | None = None
         self._reload_again = False
@@ -243,8 +247,9 @@ class Supervisor:
         config = rt.config
         if scripts is None:
             scripts = ScriptPlan.judge(config)
-        for problem in scripts.report.problems:
-            self.log.warning(problem.render())
+        rt.problems += tuple(p.render() for p in scripts.report.problems)
+        for line in rt.problems:
+            self.log.warning(line)
         commands, usable = scripts.commands, scripts.usable
         umask = self.options.umask_for(config)
         self._umask = umask
@@ -501,14 +506,16 @@ class Supervisor:
         """Parse ``path`` and judge its scripts: run in a worker thread, as a big or hostile
         config may take a while and the loop must keep advertising meanwhile.
 
-        A config that cannot run comes back as its problem lines alone: the model it built
-        is freed here, in the thread, not on the loop.
+        Returns the config, its problem lines and the verdicts; a config that cannot run comes
+        back as its problem lines alone: the model it built is freed here, in the thread, not
+        on the loop.
         """
         result = configmod.check(path, config_id=self.options.config_id)
         if not result.runnable or result.config is None:
             fatal = [p for p in result.problems if p.severity is configmod.Severity.FATAL]
             return None, tuple(p.render() for p in fatal or result.problems), None
-        return result.config, (), ScriptPlan.judge(result.config)
+        lines = tuple(p.render() for p in result.problems)
+        return result.config, lines, ScriptPlan.judge(result.config)
 
     async def _reload_once(self) -> bool:
         """One reload; False when the new config was refused and nothing changed."""
@@ -516,11 +523,11 @@ class Supervisor:
         self.log.info("Reloading configuration %s", path)
         self._loading = _in_thread(self._load, path)
         try:
-            new, refusal, scripts = await self._loading
+            new, problems, scripts = await self._loading
         finally:
             self._loading = None
         if new is None or scripts is None:
-            for line in refusal:
+            for line in problems:
                 self.log.error(line)
             self.log.error("Reload of %s failed - keeping the running configuration", path)
             return False
@@ -544,7 +551,7 @@ class Supervisor:
             await fifo.close()
         for group in old.groups.values():
             await group.notifier.close()
-        rt = Runtime(new)
+        rt = Runtime(new, problems)
         self.runtime = rt
         await self._start_runtime(rt, keep, scripts)
         self.reloads += 1
@@ -569,6 +576,7 @@ class Supervisor:
             "updated": wall_clock(),
             "config": self.options.config_file,
             "reloads": self.reloads,
+            "problems": list(self.runtime.problems),
             "counters": dict(sorted(self.counters.items())),
             "instances": {n: r.status() for n, r in self.runtime.runners.items()},
             "sync_groups": {n: {"state": g.role.value, "members": list(g.members)}

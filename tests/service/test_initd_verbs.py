@@ -9,6 +9,7 @@ latter with busybox's applets first on PATH, as on AstLinux).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -33,7 +34,11 @@ USAGE = "Usage: init|start|stop|restart|reload|status\n"
 # A lone box with `state MASTER` takes the VIP after the master-down interval (3 x 1 s + skew).
 VIP_TIMEOUT = 8.0
 SHELLS = ["dash", "ash"]
+# -t exits 5: an error, the line dropped; keepalived runs the rest, and so does the service.
 BROKEN = SEED_MASTER.replace("advert_int 1", "advert_int 1\n    no_such_keyword 7")
+# -t exits 4: its only instance has no VRID, so nothing can run.
+CANNOT_RUN = SEED_MASTER.replace("    virtual_router_id 50\n", "")
+assert CANNOT_RUN != SEED_MASTER
 
 
 @pytest.fixture
@@ -86,14 +91,14 @@ def test_init_without_config_is_silent_and_starts_nothing(box, shell) -> None:
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-def test_init_with_broken_config_refuses_and_leaves_nothing(box, shell) -> None:
-    box.write(KD_CONF, BROKEN, mode=0o644)
+def test_init_with_a_config_that_cannot_run_refuses_and_leaves_nothing(box, shell) -> None:
+    box.write(KD_CONF, CANNOT_RUN, mode=0o644)
     proc = service(box, "init", shell=shell)
     assert proc.returncode != 0
     assert "Starting" not in proc.stdout
-    assert f"{KD_CONF} has errors" in proc.stderr
+    assert f"{KD_CONF} cannot run" in proc.stderr
     # keepalived's FILE:LINE: message for the bad line, and a verdict.
-    assert "keepalived.conf:" in proc.stderr and "no_such_keyword" in proc.stderr
+    assert "keepalived.conf:" in proc.stderr and "virtual_router_id" in proc.stderr
     assert "not started" in proc.stderr
     assert daemon_pids(box) == []
     assert not box.exists(PIDFILE)
@@ -127,12 +132,26 @@ def test_init_twice_keeps_one_daemon_and_applies_an_edit(box, shell) -> None:
     assert wait_for(lambda: " 150 " in service(box, "status", shell=shell).stdout, 5)
 
 
-def test_init_with_broken_edit_keeps_the_running_daemon(box) -> None:
+@pytest.mark.parametrize("shell", SHELLS)
+def test_init_with_errors_starts_what_can_run_and_says_so(box, shell) -> None:
+    # keepalived starts a config whose -t exits 5 (stock AstLinux never checks): a migrated
+    # config with one bad line must not leave the router without HA.
+    box.write(KD_CONF, BROKEN, mode=0o644)
+    proc = service(box, "init", shell=shell)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "Starting keepalived...\n"
+    assert f"{KD_CONF} has problems; what can run runs" in proc.stderr
+    assert re.search(r"keepalived\.conf:\d+: .*no_such_keyword", proc.stderr), proc.stderr
+    assert len(daemon_pids(box)) == 1
+    assert wait_for(lambda: box.holds(VIP), VIP_TIMEOUT)
+
+
+def test_init_with_an_edit_that_cannot_run_keeps_the_running_daemon(box) -> None:
     pid = up(box)
-    box.write(KD_CONF, BROKEN)
+    box.write(KD_CONF, CANNOT_RUN)
     proc = service(box, "init")
     assert proc.returncode != 0
-    assert "no_such_keyword" in proc.stderr
+    assert "virtual_router_id" in proc.stderr
     assert f"keeps running (pid {pid})" in proc.stderr
     assert daemon_pids(box) == [pid] and read_pid(box) == pid
 
@@ -225,8 +244,8 @@ def test_restart(box, shell) -> None:
     assert proc.stdout == "Stopping keepalived...\nStarting keepalived...\n"
     second = daemon_pids(box)
     assert len(second) == 1 and second[0] != first
-    # A broken config is refused before the running daemon is stopped.
-    box.write(KD_CONF, BROKEN)
+    # A config that cannot run is refused before the running daemon is stopped.
+    box.write(KD_CONF, CANNOT_RUN)
     refused = service(box, "restart", shell=shell)
     assert refused.returncode != 0
     assert "not restarted; keepalived keeps running" in refused.stderr
@@ -248,14 +267,21 @@ def test_reload(box, shell) -> None:
     assert (proc.returncode, proc.stdout) == (0, "Reloading keepalived...\n"), proc.stderr
     assert wait_for(lambda: " 120 " in service(box, "status", shell=shell).stdout, 5)
     assert daemon_pids(box) == [pid]  # SIGHUP: the same process
-    box.write(KD_CONF, BROKEN)
+    box.write(KD_CONF, CANNOT_RUN)
     bad = service(box, "reload", shell=shell)
     assert bad.returncode != 0
-    assert "no_such_keyword" in bad.stderr
+    assert "virtual_router_id" in bad.stderr
     assert f"not reloaded; keepalived keeps running (pid {pid})" in bad.stderr
     time.sleep(0.3)
     assert daemon_pids(box) == [pid]
     assert " 120 " in service(box, "status", shell=shell).stdout
+    # One with errors is applied (the bad line dropped), and reload prints the problems.
+    box.write(KD_CONF, BROKEN.replace("priority 100", "priority 130"))
+    applied = service(box, "reload", shell=shell)
+    assert applied.returncode == 0, applied.stderr
+    assert "no_such_keyword" in applied.stderr
+    assert wait_for(lambda: " 130 " in service(box, "status", shell=shell).stdout, 5)
+    assert daemon_pids(box) == [pid]
 
 
 @pytest.mark.parametrize("shell", SHELLS)
