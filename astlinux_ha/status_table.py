@@ -83,11 +83,24 @@ def rows(status: dict[str, Any]) -> list[tuple[str, ...]]:
     return out
 
 
+# A config with hundreds of bad lines still gives a status that fits a screen.
+PROBLEMS_SHOWN = 5
+
+
 def render(status: dict[str, Any]) -> str:
-    """Format the table with aligned columns."""
+    """Format the table with aligned columns, then what the running config's check found
+    (it runs with the bad parts dropped, so an admin must hear of them here too)."""
     table = [tuple(c.upper() for c in COLUMNS), *rows(status)]
     widths = [max(len(r[i]) for r in table) for i in range(len(COLUMNS))]
-    lines = ("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in table)
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in table]
+    problems = status.get("problems")
+    if isinstance(problems, list) and problems:
+        lines.append("")
+        lines.append(f"{len(problems)} configuration problem(s); the running config has the "
+                     "bad parts dropped (all of them in syslog):")
+        lines += [f"  {_text(p)}" for p in problems[:PROBLEMS_SHOWN]]
+        if len(problems) > PROBLEMS_SHOWN:
+            lines.append(f"  ... and {len(problems) - PROBLEMS_SHOWN} more")
     return "\n".join(line.rstrip() for line in lines)
 
 

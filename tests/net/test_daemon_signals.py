@@ -131,6 +131,7 @@ def test_sighup_keeps_the_config_id_given_with_dash_i(lab):
     daemons.install_config(master, text)
     pm = master.spawn(Daemon.ASTLINUX_HA.argv() + ["-i", "high"], name="astlinux-ha")
     assert daemons.wait_ready(pm, 15), pm.log_text()
+    assert wait_until(lambda: master.exists(f"{STATE}/status.json"), SETTLE)
     assert wait_until(lambda: status(master)["instances"]["VI_1"]["priority"] == 150, SETTLE)
     pm.send_signal(signal.SIGHUP)
     # Reloaded without the id, the file would say priority 50: a changed instance, restarted.

@@ -144,6 +144,10 @@ def test_init_with_errors_starts_what_can_run_and_says_so(box, shell) -> None:
     assert re.search(r"keepalived\.conf:\d+: .*no_such_keyword", proc.stderr), proc.stderr
     assert len(daemon_pids(box)) == 1
     assert wait_for(lambda: box.holds(VIP), VIP_TIMEOUT)
+    # ... and `status` keeps saying so while it runs.
+    status = service(box, "status", shell=shell)
+    assert "1 configuration problem(s)" in status.stdout, status.stdout
+    assert "no_such_keyword" in status.stdout
 
 
 def test_init_with_an_edit_that_cannot_run_keeps_the_running_daemon(box) -> None:

@@ -140,3 +140,19 @@ def test_a_file_of_ours_with_one_name_is_read(tmp_path):
     path = tmp_path / "status.json"
     path.write_text("{}")
     assert os.stat(path).st_nlink == 1 and read_bounded(path) == b"{}"
+
+
+def test_the_running_configs_problems_are_said_after_the_table():
+    status = {"instances": {"VI_1": {"state": "MASTER", "priority": 100,
+                                     "effective_priority": 100, "vips": [], "since": "t"}},
+              "problems": [f"/k.conf:{n}: unknown keyword 'x{n}'" for n in range(7)]}
+    text = render(status)
+    assert "7 configuration problem(s)" in text
+    assert "/k.conf:0: unknown keyword 'x0'" in text and "/k.conf:4:" in text
+    assert "/k.conf:5:" not in text and "... and 2 more" in text
+    assert "problem" not in render({**status, "problems": []})
+
+
+def test_problem_lines_are_escaped_too():
+    text = render({"instances": {}, "problems": ["bad\x1b[2Jline"]})
+    assert "\x1b" not in text and "bad\\x1b[2Jline" in text
