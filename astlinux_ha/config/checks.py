@@ -10,7 +10,6 @@ returns the resulting config with every problem found on the way.
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 
 from .model import (
     AuthType,
@@ -20,6 +19,7 @@ from .model import (
     Severity,
     State,
     SyncGroup,
+    VirtualAddress,
     VrrpInstance,
 )
 from .values import Reporter
@@ -64,21 +64,32 @@ def _advert_int(rep: Reporter, inst: VrrpInstance, version: int) -> float:
     return rounded
 
 
-def complete_instance(rep: Reporter, inst: VrrpInstance, script_names: set[str]) -> VrrpInstance:
-    """Apply keepalived's per-instance derivations and checks to one instance."""
+def complete_instance(
+    rep: Reporter, inst: VrrpInstance, script_names: set[str]
+) -> VrrpInstance | None:
+    """Apply keepalived's per-instance derivations and checks to one instance.
+
+    None when the instance cannot run: keepalived 2.4.3 then drops just that instance (its
+    vrrp_complete_instance returns false) and runs the others, so each reason is an ERROR
+    here; :func:`complete` makes it fatal only when no instance is left.
+    """
     name = inst.name
     where = inst.where
     changes: dict[str, object] = {}
+    # Every check still runs after a reason to drop the instance: -t lists them all at once.
+    dropped = False
     if inst.interface is None:
-        rep.add(where, Severity.FATAL, f"({name}) no 'interface' given - it is required")
+        dropped = _without_interface(rep, inst, changes) or dropped
     if inst.virtual_router_id is None:
-        rep.add(
+        rep.error(
             where,
-            Severity.FATAL,
-            f"({name}) the virtual router id (virtual_router_id 1-255) must be set",
+            f"({name}) the virtual router id (virtual_router_id 1-255) must be set"
+            " - ignoring this instance",
         )
+        dropped = True
 
-    vips = inst.virtual_ipaddresses
+    vips = changes.get("virtual_ipaddresses", inst.virtual_ipaddresses)
+    assert isinstance(vips, tuple)
     family = inst.family
     # eVIPs may be of either family; keepalived only insists on one family for the VIPs.
     kept = tuple(v for v in vips if v.family == family)
@@ -121,8 +132,8 @@ def complete_instance(rep: Reporter, inst: VrrpInstance, script_names: set[str])
     if len(peers) != len(inst.unicast_peers):
         changes["unicast_peers"] = peers
 
-    if not kept:
-        _no_vips(rep, inst, version)
+    if not kept and not _no_vips(rep, inst, version):
+        dropped = True
     priority = inst.priority
     if inst.state is State.MASTER and "priority" not in inst.explicit:
         priority = changes["priority"] = 255  # keepalived: an initial MASTER owns the VIPs
@@ -131,21 +142,68 @@ def complete_instance(rep: Reporter, inst: VrrpInstance, script_names: set[str])
     # One replace for the common case; the stages below only copy again when they change
     # something (keeps a 255-instance config inside the parse budget).
     done = dataclasses.replace(inst, **changes) if changes else inst
+    if inst.strict_mode and inst.unicast_peers:
+        rep.error(where, f"({name}) Unicast peers are not supported in strict mode")
+        dropped = True
     for stage in (_unicast_without_peers, _preemption, _strict, _authentication, _accept):
         done = stage(rep, done)
-    return _tracks(rep, done, script_names)
+    done = _tracks(rep, done, script_names)
+    return None if dropped else done
 
 
-def _no_vips(rep: Reporter, inst: VrrpInstance, version: int) -> None:
-    """keepalived needs a VIP for v3 or strict mode and only warns otherwise."""
-    if version == 3 or inst.strict_mode:
-        rep.add(
-            inst.where,
-            Severity.FATAL,
-            f"({inst.name}) No VIP specified; at least one is required",
+# keepalived 2.4.3 runs an instance without 'interface' when it has a unicast_src_ip (sent
+# unbound, routed by the kernel) and every VIP names its own 'dev'. The model carries all of
+# that (interface None, the source address, each VIP's device), but the daemon matches
+# received adverts to instances by the interface they arrive on and binds its sockets to the
+# instance's interface, so it cannot run one yet: until it can, such an instance is dropped.
+RUNS_WITHOUT_INTERFACE = False
+
+
+def _without_interface(rep: Reporter, inst: VrrpInstance, changes: dict[str, object]) -> bool:
+    """keepalived 2.4.3's rules for an instance without 'interface' (vrrp.c,
+    vrrp_complete_instance); True when it cannot run here."""
+    name = inst.name
+    where = inst.where
+    dropped = not RUNS_WITHOUT_INTERFACE
+    if dropped:
+        rep.error(
+            where,
+            f"({name}) no 'interface' given - astlinux-ha cannot run an instance without one"
+            " yet (keepalived 2.4.3 sends its adverts unbound, from unicast_src_ip; astlinux-ha"
+            " matches adverts to instances by the interface they arrive on) - ignoring this"
+            " instance",
         )
-    else:
-        rep.error(inst.where, f"({inst.name}) No VIP specified; at least one is sensible")
+    source = inst.unicast_src_ip or inst.mcast_src_ip
+    if source is None:
+        # keepalived's wording; both src keywords set the same field (vrrp_srcip_handler).
+        rep.error(where, f"({name}): Unicast instances must have unicast_src_ip or interface")
+        dropped = True
+    elif source.version == 6 and source.is_link_local:
+        rep.error(where, f"({name}) Non link-local address required if interface omitted")
+        dropped = True
+    # A VIP without 'dev' would go on the instance's interface; there is none.
+    for field, kind in (("virtual_ipaddresses", "vip"), ("virtual_ipaddresses_excluded", "evip")):
+        vips: tuple[VirtualAddress, ...] = getattr(inst, field)
+        kept = tuple(v for v in vips if v.device is not None)
+        for vip in vips:
+            if vip.device is None:
+                rep.error(vip.where, f"({name}): no interface for {kind} {vip.address} - removing")
+        if len(kept) != len(vips):
+            changes[field] = kept
+    return dropped
+
+
+def _no_vips(rep: Reporter, inst: VrrpInstance, version: int) -> bool:
+    """keepalived needs a VIP for v3, IPv6 or strict mode and only warns otherwise; False
+    when the instance cannot run."""
+    if version == 3 or inst.family == 6 or inst.strict_mode:
+        rep.error(
+            inst.where,
+            f"({inst.name}) No VIP specified; at least one is required - ignoring this instance",
+        )
+        return False
+    rep.error(inst.where, f"({inst.name}) No VIP specified; at least one is sensible")
+    return True
 
 
 def _preemption(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
@@ -187,8 +245,6 @@ def _strict(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
     if not inst.strict_mode:
         return inst
     changes: dict[str, object] = {}
-    if inst.unicast_peers:
-        rep.add(where, Severity.FATAL, f"({name}) Unicast peers are not supported in strict mode")
     if (inst.state is State.MASTER) != (inst.priority == 255):
         rep.error(where, f"({name}) State MASTER must match being address owner")
         changes["state"] = State.MASTER if inst.priority == 255 else State.BACKUP
@@ -365,16 +421,24 @@ def complete(config: Config) -> tuple[Config, tuple[Problem, ...]]:
             scripts.append(scr)
 
     instances: list[VrrpInstance] = []
-    names = Counter(inst.name for inst in config.instances)
     seen: set[str] = set()
     for inst in config.instances:
-        if names[inst.name] > 1 and inst.name in seen:
-            rep.add(
-                inst.where, Severity.FATAL, f"vrrp_instance {inst.name} is defined more than once"
-            )
+        if inst.name in seen:
+            # keepalived 2.4.3 (vrrp_parser.c, vrrp_handler): a name already in its list is
+            # "already defined" and the later block is skipped whole, so the first copy runs.
+            rep.error(inst.where, f"vrrp instance {inst.name} already defined")
             continue
         seen.add(inst.name)
-        instances.append(complete_instance(rep, inst, seen_scripts))
+        done = complete_instance(rep, inst, seen_scripts)
+        if done is not None:
+            instances.append(done)
+    if config.instances and not instances:
+        # Dropping bad instances is only "running the rest" while there is a rest.
+        rep.add(
+            None,
+            Severity.FATAL,
+            "no vrrp_instance is left to run (every one was ignored above) - cannot run",
+        )
 
     slots: dict[tuple[str | None, int | None, int], VrrpInstance] = {}
     for inst in instances:
