@@ -133,22 +133,23 @@ def is_vrrp_daemon(proc: ProcessIdentity, our_uid: int = 0) -> bool:
 
 
 def identity(pid: int) -> ProcessIdentity | None:
-    """``pid``'s identity from /proc, or None when it is gone, a zombie or unreadable."""
-    base = f"/proc/{pid}"
+    """``pid``'s identity (psutil, from /proc), or None when it is gone, a zombie or unreadable."""
+    import psutil  # only at start and stop: not kept in the running daemon's hot imports
+
     try:
-        with open(f"{base}/cmdline", "rb") as fh:
-            raw = fh.read()
-        exe = os.readlink(f"{base}/exe")
-        with open(f"{base}/status", encoding="ascii", errors="replace") as fh:
-            status = fh.read()
-    except OSError:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            argv = tuple(proc.cmdline())
+            exe = proc.exe()
+            uids = proc.uids()
+    except (psutil.Error, OSError):
         return None
-    uids = re.search(r"(?m)^Uid:\s+(\d+)\s+(\d+)", status)
-    if not raw or uids is None:  # a zombie has an empty command line
+    if not argv:
         return None
-    argv = tuple(a.decode(errors="replace") for a in raw.split(b"\0")[:-1] or [raw])
     exe = os.path.basename(exe.removesuffix(" (deleted)"))
-    return ProcessIdentity(argv, exe, int(uids.group(1)), int(uids.group(2)))
+    return ProcessIdentity(argv, exe, uids.real, uids.effective)
 
 
 def _open_dir(path: Path) -> int:

@@ -511,10 +511,11 @@ class Supervisor:
         on the loop.
         """
         result = configmod.check(path, config_id=self.options.config_id)
-        if not result.runnable or result.config is None:
-            fatal = [p for p in result.problems if p.severity is configmod.Severity.FATAL]
-            return None, tuple(p.render() for p in fatal or result.problems), None
         lines = tuple(p.render() for p in result.problems)
+        if not result.runnable or result.config is None:
+            # Every line, not only the fatal one: "no instance left to run" is explained by
+            # the errors that dropped each instance.
+            return None, lines, None
         return result.config, lines, ScriptPlan.judge(result.config)
 
     async def _reload_once(self) -> bool:
