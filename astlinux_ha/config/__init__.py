@@ -86,7 +86,9 @@ def exit_code(problems: Iterable[Problem]) -> int:
 
 
 def _finish(path: str, lexed: LexResult) -> CheckResult:
-    statements, brace_problems = parse_lines(lexed.lines)
+    # A fatal reader problem (too large, junk, an include loop...) may stop it mid-block.
+    truncated = any(p.severity is Severity.FATAL for p in lexed.problems)
+    statements, brace_problems = parse_lines(lexed.lines, truncated)
     rep = Reporter()
     raw = build(statements, path, lexed.files, rep)
     config, check_problems = complete(raw)

@@ -243,7 +243,7 @@ def _umask(rep: Reporter, st: Statement, g: dict[str, Any]) -> None:
     """``umask`` takes a number (octal with a leading 0, as strtol base 0) or IRUSR|IWGRP..."""
     text = " ".join(st.args)
     if not text:
-        rep.error(st.where, "'umask' needs a value - ignoring")
+        need(rep, st.where, st.words, 1)  # fatal, as in keepalived
         return
     bits = {
         "IRUSR": 0o400,
@@ -465,7 +465,12 @@ def _authentication(rep: Reporter, st: Statement) -> Authentication | None:
     auth_type: AuthType | None = None
     password = ""
     for item in _block(rep, st):
-        value = need(rep, item.where, item.words, 1)
+        # Only the two keywords take a value: an unknown one is just unknown, not fatal.
+        value = (
+            need(rep, item.where, item.words, 1)
+            if item.keyword in ("auth_type", "auth_pass")
+            else None
+        )
         if item.keyword == "auth_type":
             if value in ("PASS", "AH"):
                 auth_type = AuthType(value)

@@ -3,6 +3,14 @@
 This stage knows nothing about keywords; it only pairs braces, exactly as keepalived's reader
 sees them after :mod:`.lexer` split them onto their own lines. Unbalanced braces are reported
 here with the line of the block that is missing its ``}``.
+
+Unbalanced braces are fatal. keepalived's lib/parser.c counts them as it reads ("Extra '}'
+found", and at the end "There are N missing '}'s or extra '{'s"); keepalived 2.4.3 will not
+run a config with an extra ``}`` (measured on AstLinux). That ``}`` closed a block early, so
+what followed it was read at the wrong level: the config does not run as written, whichever
+part is dropped. A ``}`` missing at the end is the same mistake seen from the other side (the
+block swallowed everything after it) and lib/parser.c reports it at the same level; whether
+2.4.3 refuses it too was not measured, so it is refused as well.
 """
 
 from __future__ import annotations
@@ -37,12 +45,19 @@ class Statement(NamedTuple):
         return self.words[1:]
 
 
-def parse_lines(lines: Sequence[Line]) -> tuple[tuple[Statement, ...], tuple[Problem, ...]]:
-    """Pair the braces in ``lines``; return the top-level statements and brace problems."""
+def parse_lines(
+    lines: Sequence[Line], truncated: bool = False
+) -> tuple[tuple[Statement, ...], tuple[Problem, ...]]:
+    """Pair the braces in ``lines``; return the top-level statements and brace problems.
+
+    ``truncated``: the reader stopped early (already fatal), so blocks still open at the end
+    are its doing, not the config's, and are closed without a word.
+    """
     problems: list[Problem] = []
     current: list[Statement] = []
     # Each open block: the list it sits in and its owner (None for a stray '{').
     stack: list[tuple[list[Statement], Statement | None]] = []
+    opened: list[Location] = []  # where each open block's '{' is, stray ones included
     can_open = False  # True right after a plain statement: a '{' now opens its block
     skipping = 0  # '{' levels open inside a block skipped for being nested too deep
     skipped: Statement | None = None  # the line that opened the skipped block
@@ -75,33 +90,44 @@ def parse_lines(lines: Sequence[Line]) -> tuple[tuple[Statement, ...], tuple[Pro
             else:
                 problems.append(Problem(where, Severity.ERROR, "unexpected '{' - ignoring"))
             stack.append((current, owner))
+            opened.append(where)
             current = []
             can_open = False
         elif first == "}" and len(words) == 1:
             if not stack:
-                problems.append(Problem(where, Severity.ERROR, "extra '}' found - ignoring"))
+                problems.append(
+                    Problem(
+                        where,
+                        Severity.FATAL,
+                        "extra '}' found - it ends the enclosing block early; cannot run",
+                    )
+                )
             else:
                 current = _close(stack, current)
+                opened.pop()
             can_open = False
         else:
             current.append(Statement(words, text, where))
             can_open = True
-    if skipping and skipped is not None:
+    if skipping and skipped is not None and not truncated:
         problems.append(
             Problem(
                 skipped.where,
-                Severity.ERROR,
-                f"missing '}}' at the end of block '{' '.join(skipped.words)}'",
+                Severity.FATAL,
+                f"missing '}}' at the end of block '{' '.join(skipped.words)}' - cannot run",
             )
         )
     while stack:
         owner = stack[-1][1]
-        if owner is not None:
+        brace = opened.pop()
+        if not truncated:
             problems.append(
                 Problem(
-                    owner.where,
-                    Severity.ERROR,
-                    f"missing '}}' at the end of block '{' '.join(owner.words)}'",
+                    owner.where if owner is not None else brace,
+                    Severity.FATAL,
+                    f"missing '}}' at the end of block '{' '.join(owner.words)}' - cannot run"
+                    if owner is not None
+                    else "missing '}' for the '{' here - cannot run",
                 )
             )
         current = _close(stack, current)

@@ -38,11 +38,24 @@ class Reporter:
 
 
 def need(rep: Reporter, where: Location, words: tuple[str, ...], index: int) -> str | None:
-    """``words[index]`` or None after reporting that the keyword lacks a value."""
+    """``words[index]`` or None after reporting that the keyword lacks a value.
+
+    Fatal: keepalived's handlers read the word unchecked, and its parser (lib/parser.c,
+    null_strvec) answers a missing one with this message and exit(KEEPALIVED_EXIT_CONFIG),
+    so keepalived 2.4.3 will not run such a config (nor does -t finish reading it).
+    """
     if index < len(words):
         return words[index]
-    rep.error(where, f"'{words[0]}' needs a value - ignoring")
+    rep.add(where, Severity.FATAL, missing_parameter(words, index))
     return None
+
+
+def missing_parameter(words: tuple[str, ...], index: int) -> str:
+    """keepalived's null_strvec wording (its backquotes as plain quotes, no word position)."""
+    return (
+        f"Configuration line starting '{words[0]}' is missing a parameter"
+        f" after keyword '{words[index - 1]}'"
+    )
 
 
 def parse_int(

@@ -157,12 +157,12 @@ CASES: list[Case] = [
     (
         "extra closing brace",
         inst("") + "}\n",
-        lambda r: any("extra '}'" in m for m in messages(r, Severity.ERROR)),
+        lambda r: any("extra '}'" in m for m in messages(r, Severity.FATAL)),  # 2.4.3 refuses
     ),
     (
         "missing closing brace",
         "vrrp_instance VI {\n" + BASE,
-        lambda r: any("missing '}'" in m and ":1:" in m for m in messages(r, Severity.ERROR)),
+        lambda r: any("missing '}'" in m and ":1:" in m for m in messages(r, Severity.FATAL)),
     ),
     ("crlf line ends", inst("priority 53").replace("\n", "\r\n"), lambda r: only(r).priority == 53),
     # unknown and unsupported keywords

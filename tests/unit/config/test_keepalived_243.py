@@ -106,3 +106,54 @@ def test_no_instance_left_cannot_run() -> None:
 
 def test_a_config_without_instances_is_unchanged() -> None:
     assert check_text("global_defs {\n  router_id R\n}\n").exit_code == 0
+
+
+# --- 2.4.3 refuses -------------------------------------------------------------------------
+
+
+def test_state_without_value_cannot_run() -> None:
+    r = check_text(inst("VI", "  state\n" + VIP))
+    assert not r.runnable and r.exit_code == 4
+    assert messages(r, Severity.FATAL) == [
+        "<string>:4: Configuration line starting 'state' is missing a parameter"
+        " after keyword 'state'"
+    ]
+
+
+def test_global_keyword_without_value_cannot_run() -> None:
+    r = check_text("global_defs {\n  router_id\n}\n" + inst("VI", VIP))
+    assert not r.runnable
+    assert messages(r, Severity.FATAL) == [
+        "<string>:2: Configuration line starting 'router_id' is missing a parameter"
+        " after keyword 'router_id'"
+    ]
+
+
+def test_unknown_keyword_in_authentication_is_not_a_missing_parameter() -> None:
+    body = "  authentication {\n    auth_type PASS\n    auth_pass x\n    frob\n  }\n" + VIP
+    r = check_text(inst("VI", body))
+    assert r.runnable and r.exit_code == 5
+
+
+def test_extra_closing_brace_cannot_run() -> None:
+    # The '}' after priority ends VI early; 2.4.3 ("Extra '}' found") will not run it.
+    r = check_text(inst("VI", "  priority 90\n  }\n" + VIP))
+    assert not r.runnable and r.exit_code == 4
+    assert any("extra '}'" in m for m in messages(r, Severity.FATAL))
+
+
+def test_missing_closing_brace_cannot_run() -> None:
+    r = check_text("vrrp_instance VI {\n  interface eth0\n  virtual_router_id 1\n" + VIP)
+    assert not r.runnable and r.exit_code == 4
+    assert any("missing '}'" in m and ":1:" in m for m in messages(r, Severity.FATAL))
+
+
+def test_a_stray_opening_brace_left_open_cannot_run() -> None:
+    r = check_text(inst("VI", VIP) + "{\n  priority 5\n")
+    assert not r.runnable
+    assert messages(r, Severity.FATAL) == ["<string>:8: missing '}' for the '{' here - cannot run"]
+
+
+def test_a_reader_that_stopped_early_adds_no_missing_brace() -> None:
+    r = check_text("global_defs {\n" + "\x01 junk\n" * 3)
+    assert [p.message for p in r.problems if "missing '}'" in p.message] == []
