@@ -29,6 +29,7 @@ from .model import (
     TrackInterface,
     TrackScriptRef,
     UserGroup,
+    VirtualAddress,
     VrrpInstance,
     VrrpScript,
 )
@@ -75,6 +76,9 @@ def script_command(rep: Reporter, st: Statement) -> ScriptCommand | None:
     words = _script_words(rep, st)
     if words is None:
         return None
+    if len(st.words) < 2:
+        need(rep, st.where, st.words, 1)  # fatal: keepalived reads the word unchecked
+        return None
     if len(words) < 2 or not words[1].strip():
         rep.error(st.where, f"'{st.keyword}' needs a script - ignoring")
         return None
@@ -85,9 +89,11 @@ def script_command(rep: Reporter, st: Statement) -> ScriptCommand | None:
 
 
 def _fifo(rep: Reporter, st: Statement) -> Fifo | None:
-    path = need(rep, st.where, st.words, 1)
-    if path is None:
+    if len(st.words) < 2:
+        # keepalived checks this one itself (-t exits 5, not 2: it runs without the FIFO)
+        rep.error(st.where, f"No {st.keyword} name specified")
         return None
+    path = st.words[1]
     user, group, ok = user_group(rep, st.where, st.words, 2)
     return Fifo(path, user, group, st.where) if ok else None
 
@@ -194,12 +200,18 @@ def read_global(rep: Reporter, st: Statement, g: dict[str, Any], garp: dict[str,
         if flag is not None:
             g[flags[key]] = flag
     elif key == "router_id":
-        value = need(rep, where, words, 1)
-        if value is not None:
-            g["router_id"] = value
+        # router_id, script_user and the notify FIFOs are the global keywords whose missing
+        # value keepalived reports and ignores (-t exits 5, measured on 2.2.7); every other
+        # one exits at once (need()).
+        if len(words) < 2:
+            rep.error(where, "routerid name missing - ignoring")
+        else:
+            g["router_id"] = words[1]
     elif key == "script_user":
-        user = need(rep, where, words, 1)
-        if user is not None:
+        user = words[1] if len(words) > 1 else None
+        if user is None:
+            rep.error(where, "No script username specified")
+        else:
             _, group, ok = user_group(rep, where, words, 1)
             if ok:
                 g["script_user"] = UserGroup(user, group, where)
@@ -229,6 +241,8 @@ def read_global(rep: Reporter, st: Statement, g: dict[str, Any], garp: dict[str,
         fifo = _fifo(rep, st)
         if fifo is not None:
             g[key] = fifo
+    elif key in ("notify_fifo_script", "vrrp_notify_fifo_script") and len(words) < 2:
+        rep.error(where, f"No {key} specified")
     elif key in ("notify_fifo_script", "vrrp_notify_fifo_script"):
         script = script_command(rep, st)
         if script is not None:
@@ -403,7 +417,10 @@ def read_instance(rep: Reporter, st: Statement, g: GlobalDefs) -> VrrpInstance |
         elif key in ("virtual_ipaddress", "virtual_ipaddress_excluded"):
             vips = [parse_vip(rep, line) for line in _value_block(rep, item)]
             field = "virtual_ipaddresses" + ("_excluded" if key.endswith("excluded") else "")
-            f[field] = f.get(field, ()) + tuple(v for v in vips if v is not None)
+            found = tuple(v for v in vips if v is not None)
+            if field == "virtual_ipaddresses":
+                found = _new_vips(rep, st.args[0], f.get(field, ()), found)
+            f[field] = f.get(field, ()) + found
         elif key == "virtual_routes":
             routes = [parse_route(rep, line) for line in _value_block(rep, item)]
             f["virtual_routes"] = f.get("virtual_routes", ()) + tuple(
@@ -435,6 +452,23 @@ def read_instance(rep: Reporter, st: Statement, g: GlobalDefs) -> VrrpInstance |
     f["garp"] = dataclasses.replace(g.garp, **garp)
     f["notifies"] = Notifies(**notifies)
     return VrrpInstance(name=st.args[0], where=st.where, explicit=frozenset(explicit), **f)
+
+
+def _new_vips(
+    rep: Reporter, owner: str, have: tuple[VirtualAddress, ...], found: tuple[VirtualAddress, ...]
+) -> tuple[VirtualAddress, ...]:
+    """``found`` without the VIPs the instance already lists (keepalived 2.4.3 warns and
+    ignores a repeated VIP; 2.2.7 added it twice). The same address on another ``dev`` is
+    another VIP; a different prefix length on the same device is not (the kernel holds one)."""
+    seen = {(v.address, v.device) for v in have}
+    out: list[VirtualAddress] = []
+    for vip in found:
+        if (vip.address, vip.device) in seen:
+            rep.warning(vip.where, f"({owner}): VIP duplicates a VIP {vip.address} - ignoring")
+            continue
+        seen.add((vip.address, vip.device))
+        out.append(vip)
+    return tuple(out)
 
 
 def _state(rep: Reporter, st: Statement, f: dict[str, Any], explicit: set[str]) -> None:
@@ -543,7 +577,7 @@ def read_script(rep: Reporter, st: Statement) -> VrrpScript | None:
         elif key == "user":
             user, group, ok = user_group(rep, where, item.words, 1)
             if user is None:
-                rep.error(where, "'user' needs a user name - ignoring")
+                need(rep, where, item.words, 1)  # fatal, as in keepalived
             elif ok:
                 f.update(user=user, group=group)
         elif key == "init_fail":

@@ -64,6 +64,19 @@ _WHITE = " \t\f\v\r\n"
 _BRACE_OR_QUOTE = re.compile(r'[{}"]')
 _BRACE_OR_COMMA = re.compile(r"[{},]")
 _INCLUDE_VARIANTS = ("include", "includer", "includem", "includew", "includeb", "includea")
+# What each variant makes a config error, as lib/parser.c's include_t bits (keepalived 2.4.3):
+# M: files missing (a name not there, or a directory not there); W: a wildcard matching
+# nothing; B: any brace alternative missing. Plain 'include' makes none of them an error: it
+# still says "Config files missing", but -t exits 0 (file_config_error reports CONFIG_OK).
+_INCLUDE_M, _INCLUDE_W, _INCLUDE_B = 1, 2, 4
+_INCLUDE_CHECKS = {
+    "include": 0,
+    "includer": 0,
+    "includem": _INCLUDE_M,
+    "includew": _INCLUDE_M | _INCLUDE_W,
+    "includeb": _INCLUDE_B,
+    "includea": _INCLUDE_M | _INCLUDE_W | _INCLUDE_B,
+}
 
 
 class Line(NamedTuple):
@@ -606,7 +619,7 @@ class _Reader:
         if not words:  # only white space that decomment() does not strip (\v, \f)
             return
         if words[0] in _INCLUDE_VARIANTS:
-            self.include(body[len(words[0]) :].strip(), where, stack)
+            self.include(body[len(words[0]) :].strip(), where, stack, words[0])
             return
         if "{" not in body and "}" not in body and '"' not in body:
             self.lines.append(Line(tuple(words), body, where))
@@ -664,7 +677,9 @@ class _Reader:
                 return body or None
         return body
 
-    def include(self, pattern: str, where: Location, stack: tuple[str, ...]) -> None:
+    def include(
+        self, pattern: str, where: Location, stack: tuple[str, ...], variant: str = "include"
+    ) -> None:
         """Read the files ``pattern`` names, as glob(GLOB_BRACE) would match them.
 
         At most MAX_INCLUDE_PATTERNS paths per include, counted before they are built (brace
@@ -689,8 +704,9 @@ class _Reader:
         except PatternTooComplex as err:
             self.problem(where, Severity.ERROR, f"include '{shown}' {err} - ignored")
             return
+        missing: list[str] = []
         try:
-            matches = self.include_matches(alternatives, os.path.dirname(where.file))
+            matches = self.include_matches(alternatives, os.path.dirname(where.file), missing)
         except ScanBudgetExceeded:
             self.problem(
                 where,
@@ -706,20 +722,45 @@ class _Reader:
                 f"include '{shown}' expands to more than {MAX_INCLUDE_PATTERNS} paths - ignored",
             )
             return
+        if not self.include_found(pattern, where, variant, bool(matches), bool(missing)):
+            return
         for match in matches:
             # glob can match directories; keepalived skips them without a word (GLOB_MARK).
             if not os.path.isdir(match):
                 self.read_file(match, stack, where)
 
-    def include_matches(self, alternatives: list[str], base: str) -> list[str] | None:
+    def include_found(
+        self, pattern: str, where: Location, variant: str, matched: bool, missing: bool
+    ) -> bool:
+        """Say what keepalived 2.4.3 says of files an include did not find (lib/parser.c,
+        open_and_check_glob; 2.2.7 said nothing); False when the include reads nothing."""
+        checks = _INCLUDE_CHECKS[variant]
+        shown = pattern if len(pattern) <= 200 else f"{pattern[:197]}..."
+        if not matched and missing:
+            kind = _INCLUDE_B if "{" in pattern else _INCLUDE_M
+            severity = Severity.ERROR if checks & kind else Severity.WARNING
+            self.problem(where, severity, f"Config files missing '{shown}'.")
+        elif not matched and checks & _INCLUDE_W and glob.has_magic(pattern):
+            self.problem(where, Severity.ERROR, f"No config files matched '{shown}'.")
+        elif matched and missing:
+            severity = Severity.ERROR if checks & _INCLUDE_B else Severity.WARNING
+            self.problem(where, severity, f'Some config files missing: "{shown}".')
+            return not checks & _INCLUDE_B  # includeb/includea: all alternatives, or none
+        return matched
+
+    def include_matches(
+        self, alternatives: list[str], base: str, missing: list[str] | None = None
+    ) -> list[str] | None:
         """The paths an include's alternatives match, each one's sorted as glob(3) does.
 
         None past MAX_INCLUDE_PATTERNS; ScanBudgetExceeded once the config's includes have
-        read MAX_INCLUDE_SCAN entries.
+        read MAX_INCLUDE_SCAN entries. Alternatives that name files or directories that are
+        not there are added to ``missing`` (see :func:`_is_missing`).
         """
         matches: list[str] = []
         for one in alternatives:
             full = one if os.path.isabs(one) else os.path.join(base, one)
+            before = len(matches)
             if glob.has_magic(full):
                 # lazily, and no further than one past the cap: a '*' may match a big dir
                 room = MAX_INCLUDE_PATTERNS - len(matches)
@@ -729,9 +770,25 @@ class _Reader:
                 self.scan.spend()  # 1,024 literal alternatives per include cost a stat each
                 if os.path.exists(full):
                     matches.append(full)
+            if len(matches) == before and missing is not None and _is_missing(full):
+                missing.append(full)
             if len(matches) > MAX_INCLUDE_PATTERNS:
                 return None
         return matches
+
+
+def _is_missing(full: str) -> bool:
+    """True when glob(3) with keepalived's GLOB_ALTDIRFUNC hooks would count a missing file or
+    directory for an alternative that matched nothing: a plain name is looked up (lstat), and a
+    wildcard's fixed leading directory is opened (opendir). A wildcard that reads an existing
+    directory and matches nothing there is not "missing", only unmatched."""
+    if not glob.has_magic(full):
+        return True
+    parts = full.split(os.sep)
+    fixed = list(itertools.takewhile(lambda part: not glob.has_magic(part), parts))
+    if not glob.has_magic(parts[-1]):
+        return True  # a plain file name under a wildcard directory: looked up, not there
+    return not os.path.isdir(os.sep.join(fixed) or os.sep)
 
 
 def _valid_text(raw: str) -> bool:

@@ -8,7 +8,9 @@ has a FATAL problem (exit 4).
 
 from __future__ import annotations
 
-from astlinux_ha.config import CheckResult, check_text
+from pathlib import Path
+
+from astlinux_ha.config import CheckResult, check, check_text
 from astlinux_ha.config.model import Severity
 
 
@@ -121,11 +123,35 @@ def test_state_without_value_cannot_run() -> None:
 
 
 def test_global_keyword_without_value_cannot_run() -> None:
-    r = check_text("global_defs {\n  router_id\n}\n" + inst("VI", VIP))
+    r = check_text("global_defs {\n  vrrp_version\n}\n" + inst("VI", VIP))
     assert not r.runnable
     assert messages(r, Severity.FATAL) == [
-        "<string>:2: Configuration line starting 'router_id' is missing a parameter"
-        " after keyword 'router_id'"
+        "<string>:2: Configuration line starting 'vrrp_version' is missing a parameter"
+        " after keyword 'vrrp_version'"
+    ]
+
+
+def test_notify_script_without_value_cannot_run() -> None:
+    r = check_text(inst("VI", "  notify_master\n" + VIP))
+    assert not r.runnable
+    assert messages(r, Severity.FATAL) == [
+        "<string>:4: Configuration line starting 'notify_master' is missing a parameter"
+        " after keyword 'notify_master'"
+    ]
+
+
+def test_keywords_keepalived_checks_itself_only_lose_their_line() -> None:
+    # router_id, script_user and the notify FIFOs say so and run without (keepalived -t: 5).
+    text = (
+        "global_defs {\n  router_id\n  script_user\n  notify_fifo\n  vrrp_notify_fifo_script\n}\n"
+    )
+    r = check_text(text + inst("VI", VIP))
+    assert r.runnable and r.exit_code == 5
+    assert messages(r, Severity.ERROR) == [
+        "<string>:2: routerid name missing - ignoring",
+        "<string>:3: No script username specified",
+        "<string>:4: No notify_fifo name specified",
+        "<string>:5: No vrrp_notify_fifo_script specified",
     ]
 
 
@@ -157,3 +183,86 @@ def test_a_stray_opening_brace_left_open_cannot_run() -> None:
 def test_a_reader_that_stopped_early_adds_no_missing_brace() -> None:
     r = check_text("global_defs {\n" + "\x01 junk\n" * 3)
     assert [p.message for p in r.problems if "missing '}'" in p.message] == []
+
+
+# --- new in 2.4.3 --------------------------------------------------------------------------
+
+
+def test_duplicate_vip_is_dropped_with_a_warning() -> None:
+    body = "  virtual_ipaddress {\n    10.9.9.9/24\n    10.9.9.8\n    10.9.9.9/24\n  }"
+    r = check_text(inst("VI_1", body))
+    assert r.exit_code == 0 and r.runnable
+    assert r.config is not None
+    (one,) = r.config.instances
+    assert [str(v.address) for v in one.virtual_ipaddresses] == ["10.9.9.9", "10.9.9.8"]
+    assert messages(r, Severity.WARNING) == [
+        "<string>:7: (VI_1): VIP duplicates a VIP 10.9.9.9 - ignoring (warning)"
+    ]
+
+
+def test_same_vip_on_two_devices_is_not_a_duplicate() -> None:
+    body = "  virtual_ipaddress {\n    10.9.9.9 dev eth1\n    10.9.9.9 dev eth2\n  }"
+    r = check_text(inst("VI_1", body))
+    assert r.problems == ()
+
+
+def test_include_of_a_missing_file_is_reported(tmp_path: Path) -> None:
+    # lib/parser.c: "Config files missing" for a plain include is reported with CONFIG_OK,
+    # so 2.4.3's -t still exits 0: a warning here.
+    main = tmp_path / "keepalived.conf"
+    main.write_text("include nothere.conf\n" + inst("VI", VIP))
+    r = check(str(main))
+    assert r.exit_code == 0 and r.runnable
+    assert messages(r, Severity.WARNING) == [
+        f"{main}:1: Config files missing 'nothere.conf'. (warning)"
+    ]
+
+
+def test_include_in_a_missing_directory_is_reported(tmp_path: Path) -> None:
+    main = tmp_path / "keepalived.conf"
+    main.write_text("include conf.d/*.conf\n" + inst("VI", VIP))
+    r = check(str(main))
+    assert r.exit_code == 0
+    assert messages(r, Severity.WARNING) == [
+        f"{main}:1: Config files missing 'conf.d/*.conf'. (warning)"
+    ]
+
+
+def test_wildcard_matching_nothing_in_an_existing_directory_is_silent(tmp_path: Path) -> None:
+    (tmp_path / "conf.d").mkdir()
+    main = tmp_path / "keepalived.conf"
+    main.write_text("include conf.d/*.conf\n" + inst("VI", VIP))
+    assert check(str(main)).problems == ()
+
+
+def test_includem_of_a_missing_file_is_an_error(tmp_path: Path) -> None:
+    # includem/includew/includea make a missing file a config error (CONFIG_FILE_NOT_FOUND).
+    main = tmp_path / "keepalived.conf"
+    main.write_text("includem nothere.conf\n" + inst("VI", VIP))
+    r = check(str(main))
+    assert r.exit_code == 5 and r.runnable
+    assert messages(r, Severity.ERROR) == [f"{main}:1: Config files missing 'nothere.conf'."]
+
+
+def test_brace_include_with_one_alternative_missing(tmp_path: Path) -> None:
+    (tmp_path / "a.conf").write_text(inst("VI", VIP))
+    main = tmp_path / "keepalived.conf"
+    main.write_text("include {a,b}.conf\n")
+    r = check(str(main))
+    assert names(r) == ["VI"] and r.exit_code == 0  # the found one is read
+    assert messages(r, Severity.WARNING) == [
+        f'{main}:1: Some config files missing: "{{a,b}}.conf". (warning)'
+    ]
+    main.write_text("includeb {a,b}.conf\n" + inst("VJ", VIP, vrid=2))
+    r = check(str(main))
+    assert names(r) == ["VJ"] and r.exit_code == 5  # includeb: all of them or none
+    assert messages(r, Severity.ERROR) == [f'{main}:1: Some config files missing: "{{a,b}}.conf".']
+
+
+def test_includew_of_a_wildcard_matching_nothing_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "conf.d").mkdir()
+    main = tmp_path / "keepalived.conf"
+    main.write_text("includew conf.d/*.conf\n" + inst("VI", VIP))
+    r = check(str(main))
+    assert r.exit_code == 5
+    assert messages(r, Severity.ERROR) == [f"{main}:1: No config files matched 'conf.d/*.conf'."]

@@ -165,3 +165,62 @@ def test_clean_or_not_agrees_with_keepalived(tmp_path: Path) -> None:
                 f" / ours {[p.render() for p in ours.problems][:2]}"
             )
     assert not disagreements, "\n".join(disagreements)
+
+
+# The cases where AstLinux's keepalived 2.4.3 was measured (test_keepalived_243), against
+# Debian's 2.2.7: both must agree on clean-or-not, and on "will not run" (2.2.7's -t exits 2
+# when it stops reading: a keyword missing its value) against ours being fatal (exit 4).
+# KNOWN_243 names the cases where 2.4.3 refuses and 2.2.7 only reports (exit 5): there 2.4.3
+# wins, and the case still checks clean-or-not against 2.2.7.
+VIPS = "  virtual_ipaddress {\n    10.9.9.9\n  }\n"
+CASES_243 = {
+    "duplicate instance": "vrrp_instance VI_1 {\n  interface IFACE\n  virtual_router_id 1\n"
+    + VIPS
+    + "}\nvrrp_instance VI_1 {\n  interface IFACE\n  virtual_router_id 2\n"
+    + VIPS
+    + "}\n",
+    "instance without interface": "vrrp_instance VI_R {\n  virtual_router_id 5\n"
+    "  unicast_src_ip 192.0.2.1\n  unicast_peer {\n    192.0.2.2\n  }\n"
+    "  virtual_ipaddress {\n    10.9.9.1 dev IFACE\n  }\n}\n"
+    "vrrp_instance VI_2 {\n  interface IFACE\n  virtual_router_id 2\n" + VIPS + "}\n",
+    "one instance of two invalid": "vrrp_instance VI_1 {\n  interface IFACE\n"
+    + VIPS
+    + "}\nvrrp_instance VI_2 {\n  interface IFACE\n  virtual_router_id 2\n"
+    + VIPS
+    + "}\n",
+    "state without value": "vrrp_instance VI_1 {\n  interface IFACE\n  virtual_router_id 2\n"
+    "  state\n" + VIPS + "}\n",
+    "global keyword without value": "global_defs {\n  vrrp_version\n}\n"
+    "vrrp_instance VI_1 {\n  interface IFACE\n  virtual_router_id 2\n" + VIPS + "}\n",
+    "router_id without value": "global_defs {\n  router_id\n}\n"
+    "vrrp_instance VI_1 {\n  interface IFACE\n  virtual_router_id 2\n" + VIPS + "}\n",
+    "extra closing brace": "vrrp_instance VI_1 {\n  interface IFACE\n  virtual_router_id 2\n"
+    "  priority 90\n  }\n" + VIPS + "}\n",
+    "missing closing brace": "vrrp_instance VI_1 {\n  interface IFACE\n  virtual_router_id 2\n"
+    + VIPS,
+    "duplicate VIP": "vrrp_instance VI_1 {\n  interface IFACE\n  virtual_router_id 2\n"
+    "  virtual_ipaddress {\n    10.9.9.9\n    10.9.9.9\n  }\n}\n",
+    "include of a missing file": "include nothere.conf\n"
+    "vrrp_instance VI_1 {\n  interface IFACE\n  virtual_router_id 2\n" + VIPS + "}\n",
+}
+KNOWN_243 = {
+    # 2.2.7: "Extra '}' found", exit 5 and runs; 2.4.3 will not run it (measured).
+    "extra closing brace",
+    # 2.2.7: "There are 1 missing '}'s", exit 5; refused with the extra '}' (same check in
+    # lib/parser.c; 2.4.3 not measured for this one).
+    "missing closing brace",
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES_243))
+def test_243_cases_against_227(tmp_path: Path, case: str) -> None:
+    assert IFACE is not None
+    path = tmp_path / "k.conf"
+    path.write_text(CASES_243[case].replace("IFACE", IFACE))
+    theirs = subprocess.run(
+        [KEEPALIVED, "-t", "-f", str(path)], capture_output=True, text=True, timeout=30
+    )
+    ours = check(str(path), host=True)
+    assert (theirs.returncode == 0) == (ours.exit_code == 0), (theirs.stderr, ours.problems)
+    refused = theirs.returncode == 2 or case in KNOWN_243
+    assert refused == (ours.exit_code == 4), (theirs.returncode, theirs.stderr, ours.problems)
