@@ -7,8 +7,11 @@ What a line goes through, in keepalived's order:
 2. A trailing ``\\`` joins the next physical line (keepalived itself only does this for
    ``$VAR=`` definitions; joining is a superset that no working keepalived config relies on).
 3. ``include GLOB`` (and ``includer``/``m``/``w``/``b``/``a``) is replaced by the matching
-   files' lines; relative globs resolve against the including file's directory; no match passes
-   silently; a file that includes itself (directly or not) is an error.
+   files' lines; relative globs resolve against the including file's directory; a file or
+   directory that is not there is reported as keepalived 2.4.3 does ("Config files missing",
+   a warning for plain ``include``), a wildcard matching nothing in an existing directory
+   passes silently (except for ``includew``/``includea``); a file that includes itself
+   (directly or not) is an error.
 4. ``{`` and ``}`` outside quotes are split off onto lines of their own, so ``foo {``,
    ``{`` on the next line and ``value }`` all look alike to the parser.
 5. Words are split on white space; a word starting with ``"`` runs to the next ``"`` (no
