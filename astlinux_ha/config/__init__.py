@@ -15,7 +15,7 @@ and ``$NAME`` definitions) -> :mod:`.parser` (brace pairing) -> :mod:`.build` (k
 :mod:`.model` dataclasses) -> :mod:`.checks` (keepalived's limits and derived values) ->
 optionally, checks against this host (``-t`` uses them): :mod:`.script_security` (every
 script through ``astlinux_ha.scripts``' security check, as keepalived does at start-up) and
-:mod:`.host_checks` (named interfaces exist).
+:mod:`.host_checks` (named interfaces exist; the firewall lets multicast VRRP in).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from .build import build
 from .checks import complete
-from .host_checks import interface_problems
+from .host_checks import firewall_problems, interface_problems
 from .lexer import LexResult, lex_file, lex_text
 from .model import Config, Location, Problem, Severity
 from .parser import parse_lines
@@ -123,7 +123,8 @@ def check(path: str, *, host: bool = False, config_id: str | None = None) -> Che
         result = _finish(path, lex_file(path, config_id))
     if not host or result.config is None:
         return result
-    found = (*interface_problems(result.config), *check_scripts(result.config).problems)
+    found = (*interface_problems(result.config), *firewall_problems(result.config),
+             *check_scripts(result.config).problems)
     return CheckResult(result.config, (*result.problems, *found))
 
 

@@ -1,4 +1,5 @@
-"""Checks against this host rather than the text: do the named interfaces exist?
+"""Checks against this host rather than the text: do the named interfaces exist, and does
+AstLinux's firewall let multicast VRRP in?
 
 keepalived's ``-t`` reports an instance interface that does not exist. Here it is a warning
 (exit code unchanged): the daemon copes with an interface that appears later (the instance
@@ -7,6 +8,8 @@ waits in FAULT), and a config checked on one box is often meant for another.
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 from collections.abc import Callable, Iterator
 
@@ -42,3 +45,66 @@ def interface_problems(
         for name, what, where in _named_interfaces(config)
         if not exists(name)
     )
+
+
+# AstLinux's firewall: custom rules an admin adds by hand (the guide's "Firewall" section).
+FIREWALL_RULES = "/mnt/kd/arno-iptables-firewall/custom-rules"
+_RULES_MAX = 1 << 20
+_ALLOW_CALL = re.compile(r"^\s*allow_ext_vrrp_mcast\s+\S")
+_IPTABLES = re.compile(r"\biptables\b.*\s-p\s+(112|vrrp)\b.*\s-j\s+ACCEPT\b")
+_DEST = re.compile(r"\s-d\s+(\S+)")
+
+
+def _admits(rules: str, group: str) -> bool:
+    """Whether ``rules`` let VRRP multicast to ``group`` in: a call of the guide's
+    ``allow_ext_vrrp_mcast`` (its body sends to 224.0.0.18), or an iptables ACCEPT of
+    protocol 112 to the group or to anywhere."""
+    for raw in rules.splitlines():
+        line = raw.split("#", 1)[0]
+        if _ALLOW_CALL.match(line) and group == "224.0.0.18":
+            return True
+        # A line with a $variable is a template inside a function (the snippet's own body),
+        # which admits nothing until it is called.
+        if _IPTABLES.search(line) and "$" not in line:
+            dest = _DEST.search(line)
+            if dest is None or dest.group(1).split("/")[0] == group:
+                return True
+    return False
+
+
+def _read_rules(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(_RULES_MAX).decode(errors="replace")
+    except OSError:
+        return None
+
+
+def firewall_problems(
+    config: Config,
+    rules_path: str = FIREWALL_RULES,
+    read: Callable[[str], str | None] = _read_rules,
+) -> tuple[Problem, ...]:
+    """A warning when an IPv4 instance uses multicast and AstLinux's firewall has no rule
+    letting VRRP in: the boxes would not hear each other and both would hold the VIP.
+
+    Only where the firewall's directory exists (an AstLinux box with arno-iptables-firewall);
+    unicast needs no rule, connection tracking lets the peer's adverts in.
+    """
+    if not os.path.isdir(os.path.dirname(rules_path)):
+        return ()
+    multicast = [i for i in config.instances if not i.unicast_peers and i.family == 4]
+    if not multicast:
+        return ()
+    group = str(config.global_defs.vrrp_mcast_group4)
+    rules = read(rules_path)
+    if rules is not None and _admits(rules, group):
+        return ()
+    inst = multicast[0]
+    return (Problem(
+        inst.where, Severity.WARNING,
+        f"({inst.name}) uses multicast, but {rules_path} has no rule letting VRRP (IP protocol "
+        f"112) to {group} in: the boxes will not hear each other and both will hold the VIP. "
+        "Add the guide's allow_ext_vrrp_mcast snippet (etc/arno-iptables-firewall/"
+        "custom-rules.vrrp) with your LAN, e.g. allow_ext_vrrp_mcast \"10.10.50.0/24\"",
+    ),)

@@ -20,6 +20,7 @@ import pytest
 
 from astlinux_ha.lab import Lab
 from astlinux_ha.lab.astlinux import daemon_pids, service
+from astlinux_ha.lab.daemons import without_unicast
 from astlinux_ha.lab.pytest_plugin import fresh_box
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
@@ -148,6 +149,20 @@ def test_init_with_errors_starts_what_can_run_and_says_so(box, shell) -> None:
     status = service(box, "status", shell=shell)
     assert "1 configuration problem(s)" in status.stdout, status.stdout
     assert "no_such_keyword" in status.stdout
+
+
+def test_init_names_a_missing_multicast_firewall_rule(box) -> None:
+    # The guide's Firewall section: multicast needs a rule in arno's custom-rules.
+    box.run("mkdir -p /mnt/kd/arno-iptables-firewall")
+    box.write(KD_CONF, without_unicast(SEED_MASTER), mode=0o644)
+    proc = service(box, "init")
+    assert proc.returncode == 0, proc.stderr
+    assert "uses multicast, but /mnt/kd/arno-iptables-firewall/custom-rules" in proc.stderr
+    assert "allow_ext_vrrp_mcast" in proc.stderr
+    snippet = (REPO / "etc/arno-iptables-firewall/custom-rules.vrrp").read_text()
+    box.write("/mnt/kd/arno-iptables-firewall/custom-rules", snippet)
+    again = service(box, "init")
+    assert again.returncode == 0 and "uses multicast" not in again.stderr, again.stderr
 
 
 def test_init_with_an_edit_that_cannot_run_keeps_the_running_daemon(box) -> None:
