@@ -183,6 +183,8 @@ def test_status_json_and_transitions_tell_an_admin_what_happened(lab):
     assert (m["state"], m["priority"], m["effective_priority"]) == ("MASTER", 100, 100)
     assert m["vips"] == [VIP] and m["master"] == master.ip
     assert m["counters"]["sent"] > 0 and m["counters"]["to_master"] == 1
+    # The backup learns its master from the first advert; status.json follows within 50 ms.
+    assert wait_until(lambda: status(backup)["instances"]["VI_1"]["master"] == master.ip, SETTLE)
     b = status(backup)["instances"]["VI_1"]
     assert (b["state"], b["priority"], b["master"]) == ("BACKUP", 99, master.ip)
     assert b["counters"]["accepted"] > 0
