@@ -36,6 +36,13 @@ RC_PATH = "/usr/local/sbin/rc"
 # /etc/rc's PATH at boot: no /usr/local, so the init script must find the daemon by itself.
 BOOT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 BUSYBOX_DIR = "/tmp/busybox"
+# AstLinux's paths, as the init script and the web interface use them.
+KD_CONF = "/mnt/kd/keepalived/keepalived.conf"
+PIDFILE = "/var/run/keepalived.pid"
+# Where `make install` puts the launcher (boot's PATH has no /usr/local: the init script names it).
+INSTALLED_DAEMON = "/usr/local/sbin/astlinux-ha"
+# The guide's master config, as the tests install it.
+SEED_MASTER = (REPO / "etc/keepalived/keepalived.conf.master").read_text()
 
 # AstLinux's /usr/sbin/service: the name resolves through the default runlevel's S link.
 SERVICE_SH = r"""#!/bin/sh

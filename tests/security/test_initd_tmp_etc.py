@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 
 from astlinux_ha.lab import Lab
-from astlinux_ha.lab.astlinux import daemon_pids, service
+from astlinux_ha.lab.astlinux import KD_CONF, SEED_MASTER, daemon_pids, service
 from astlinux_ha.lab.pytest_plugin import fresh_box
 
 pytestmark = [
@@ -28,9 +27,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="lab boxes need root"),
 ]
 
-REPO = Path(__file__).resolve().parents[2]
-SEED_MASTER = (REPO / "etc/keepalived/keepalived.conf.master").read_text()
-KD_CONF = "/mnt/kd/keepalived/keepalived.conf"
 EVIL = "/tmp/evil"
 PWNED = "/var/state/pwned"  # root's: only a script running as root can write it
 # The user's config: the seed's, script security and all, plus a notify_master that passes

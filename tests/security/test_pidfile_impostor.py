@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from astlinux_ha.lab import Lab
-from astlinux_ha.lab.astlinux import daemon_pids, service
+from astlinux_ha.lab.astlinux import INSTALLED_DAEMON as DAEMON
+from astlinux_ha.lab.astlinux import KD_CONF, PIDFILE, SEED_MASTER, daemon_pids, service
 from astlinux_ha.lab.box import wait_until
 from astlinux_ha.lab.pytest_plugin import fresh_box
 
@@ -31,12 +32,7 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="lab boxes need root"),
 ]
 
-REPO = Path(__file__).resolve().parents[2]
-SEED_MASTER = (REPO / "etc/keepalived/keepalived.conf.master").read_text()
-KD_CONF = "/mnt/kd/keepalived/keepalived.conf"
 CONF = "/etc/keepalived/keepalived.conf"
-PIDFILE = "/var/run/keepalived.pid"
-DAEMON = "/usr/local/sbin/astlinux-ha"
 SHELLS = ["dash", "ash"]
 SLEEP = "import time; time.sleep(600)"
 IMPOSTORS = {

@@ -18,12 +18,12 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
 from astlinux_ha.lab import Lab
-from astlinux_ha.lab.astlinux import daemon_pids, service
+from astlinux_ha.lab.astlinux import INSTALLED_DAEMON as DAEMON
+from astlinux_ha.lab.astlinux import KD_CONF, PIDFILE, SEED_MASTER, daemon_pids, service
 from astlinux_ha.lab.box import wait_until
 from astlinux_ha.lab.pytest_plugin import fresh_box
 
@@ -32,12 +32,7 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="lab boxes need root"),
 ]
 
-REPO = Path(__file__).resolve().parents[2]
-SEED_MASTER = (REPO / "etc/keepalived/keepalived.conf.master").read_text()
-KD_CONF = "/mnt/kd/keepalived/keepalived.conf"
 CONF = "/etc/keepalived/keepalived.conf"
-PIDFILE = "/var/run/keepalived.pid"
-DAEMON = "/usr/local/sbin/astlinux-ha"
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
 MARKER = "/tmp/nobody-holds-the-lock"
 # Run by the box's python3 as nobody: open the pid file read-only (all a user can), wait for

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from astlinux_ha.lab import daemons
+from astlinux_ha.lab.astlinux import PIDFILE
 from astlinux_ha.lab.box import wait_until
 
 pytestmark = [pytest.mark.root]
 
 SEED = Path(__file__).resolve().parents[2] / "etc" / "keepalived" / "keepalived.conf.master"
-PIDFILE = "/var/run/keepalived.pid"
 STATE = "/var/state/keepalived"
 DAEMON = [sys.executable, "-m", "astlinux_ha", "-f", daemons.CONF]
 CARELESS = ["sh", "-c", 'umask 000 && exec "$@"', "sh"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from astlinux_ha.lab import SEED_VIP, Lab, astlinux
-from astlinux_ha.lab.astlinux import daemon_pids, service
+from astlinux_ha.lab.astlinux import KD_CONF, daemon_pids, service
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="boot tests run in lab boxes, which need root")
@@ -23,7 +23,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
 REPO = Path(__file__).resolve().parents[2]
 CONFS = {"master": (REPO / "etc/keepalived/keepalived.conf.master").read_text(),
          "backup": (REPO / "etc/keepalived/keepalived.conf.backup").read_text()}
-KD_CONF = "/mnt/kd/keepalived/keepalived.conf"
 # Master-down interval (3 s + skew) plus Python's start-up and polling.
 TAKEOVER = 8.0
 

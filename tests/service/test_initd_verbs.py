@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from astlinux_ha.lab import Lab
-from astlinux_ha.lab.astlinux import daemon_pids, service
+from astlinux_ha.lab.astlinux import KD_CONF, PIDFILE, SEED_MASTER, daemon_pids, service
 from astlinux_ha.lab.daemons import without_unicast
 from astlinux_ha.lab.pytest_plugin import fresh_box
 
@@ -27,9 +27,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="service tests run in lab boxes, which need root")
 
 REPO = Path(__file__).resolve().parents[2]
-SEED_MASTER = (REPO / "etc/keepalived/keepalived.conf.master").read_text()
-KD_CONF = "/mnt/kd/keepalived/keepalived.conf"
-PIDFILE = "/var/run/keepalived.pid"
 VIP = "10.10.50.244"
 USAGE = "Usage: init|start|stop|restart|reload|status\n"
 # A lone box with `state MASTER` takes the VIP after the master-down interval (3 x 1 s + skew).

@@ -21,15 +21,13 @@ from pathlib import Path
 import pytest
 
 from astlinux_ha.lab import Lab, astlinux
-from astlinux_ha.lab.astlinux import BOOT_PATH, daemon_pids, service
+from astlinux_ha.lab.astlinux import BOOT_PATH, KD_CONF, PIDFILE, daemon_pids, service
 from astlinux_ha.lab.box import Box
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0, reason="boxes need root")]
 
 REPO = Path(__file__).resolve().parents[2]
-PIDFILE = "/var/run/keepalived.pid"
-KD_CONF = "/mnt/kd/keepalived/keepalived.conf"
 USER_CONF = "/mnt/kd/rc.conf.d/user.conf"
 # AstLinux keeps the system defaults in /stat/etc/rc.conf; a box's / is the host's, so the
 # stand-in reads them from the box's (writable, image-like) /usr/local instead.
