@@ -122,6 +122,12 @@ def track_specs(config: cfg.Config, inst: cfg.VrrpInstance,
     specs: list[TrackSpec] = []
     if inst.interface and not inst.dont_track_primary:
         specs.append(TrackSpec(TrackKind.INTERFACE, inst.interface))
+    elif inst.interface is None and not inst.dont_track_primary:
+        # No interface of its own (keepalived 2.4.3's unicast-only form): the links its VIPs
+        # live on are what a pulled cable takes down.
+        for dev in dict.fromkeys(v.device for v in inst.virtual_ipaddresses
+                                 if v.device and not v.no_track):
+            specs.append(TrackSpec(TrackKind.INTERFACE, dev))
     source = configured_source(inst)
     if source is not None:
         # A master whose source address is gone sends nothing: the backup takes over while

@@ -378,6 +378,10 @@ class Supervisor:
         if runner is not None:
             runner.on_packet(rec)
             return
+        if not rec.ifname:
+            # An unbound socket (an instance without 'interface') hears every VRRP packet;
+            # one for another VRID is the bound sockets' to count.
+            return
         self.counters["unknown vrid"] = self.counters.get("unknown vrid", 0) + 1
         if self.runtime.config.global_defs.log_unknown_vrids:
             self.log.info("Unknown VRID %d received on %s from %s", rec.payload[1], rec.ifname,
@@ -404,7 +408,8 @@ class Supervisor:
     def _on_address(self, event: AddressEvent) -> None:
         ev = core.SourceAddress(event.address, event.added)
         for runner in self.runtime.runners.values():
-            if runner.plan.config.interface == event.ifname and any(
+            interface = runner.plan.config.interface
+            if interface in (None, event.ifname) and any(
                 t.kind is TrackKind.ADDRESS and t.name == str(event.address)
                 for t in runner.params.tracks
             ):
@@ -412,7 +417,7 @@ class Supervisor:
 
     def _source_missing(self, runner: InstanceRunner) -> frozenset[core.TrackKey]:
         """The configured source address as a down track when the interface lacks it."""
-        present = {str(a) for a, _ in self.watcher.addresses(runner.plan.config.interface or "")}
+        present = {str(a) for a, _ in self.watcher.addresses(runner.plan.config.interface)}
         return frozenset(t.key for t in runner.params.tracks
                          if t.kind is TrackKind.ADDRESS and t.name not in present)
 

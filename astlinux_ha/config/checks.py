@@ -151,28 +151,20 @@ def complete_instance(
     return None if dropped else done
 
 
-# keepalived 2.4.3 runs an instance without 'interface' when it has a unicast_src_ip (sent
-# unbound, routed by the kernel) and every VIP names its own 'dev'. The model carries all of
-# that (interface None, the source address, each VIP's device), but the daemon matches
-# received adverts to instances by the interface they arrive on and binds its sockets to the
-# instance's interface, so it cannot run one yet: until it can, such an instance is dropped.
-RUNS_WITHOUT_INTERFACE = False
-
-
 def _without_interface(rep: Reporter, inst: VrrpInstance, changes: dict[str, object]) -> bool:
     """keepalived 2.4.3's rules for an instance without 'interface' (vrrp.c,
-    vrrp_complete_instance); True when it cannot run here."""
+    vrrp_complete_instance); True when it cannot run.
+
+    Such an instance sends from its unicast_src_ip, unbound, routed by the kernel, and its
+    VIPs go on the devices they name; with no interface to join a group on, it is unicast.
+    """
     name = inst.name
     where = inst.where
-    dropped = not RUNS_WITHOUT_INTERFACE
-    if dropped:
-        rep.error(
-            where,
-            f"({name}) no 'interface' given - astlinux-ha cannot run an instance without one"
-            " yet (keepalived 2.4.3 sends its adverts unbound, from unicast_src_ip; astlinux-ha"
-            " matches adverts to instances by the interface they arrive on) - ignoring this"
-            " instance",
-        )
+    dropped = False
+    if not inst.unicast_peers:
+        rep.error(where, f"({name}) multicast needs an interface; give 'interface' or "
+                  "unicast_peer - ignoring this instance")
+        dropped = True
     source = inst.unicast_src_ip or inst.mcast_src_ip
     if source is None:
         # keepalived's wording; both src keywords set the same field (vrrp_srcip_handler).

@@ -129,8 +129,11 @@ class LinkWatcher:
                 return state
         return None
 
-    def addresses(self, ifname: str) -> set[tuple[IPAddress, int]]:
-        """(address, prefixlen) pairs currently on ``ifname``."""
+    def addresses(self, ifname: str | None) -> set[tuple[IPAddress, int]]:
+        """(address, prefixlen) pairs currently on ``ifname``; on any interface for None
+        (an instance without 'interface' owns its source wherever the kernel has it)."""
+        if ifname is None:
+            return {pair for pairs in self._addrs.values() for pair in pairs}
         state = self.link(ifname)
         return set(self._addrs.get(state.ifindex, ())) if state else set()
 

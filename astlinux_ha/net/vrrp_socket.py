@@ -176,7 +176,10 @@ class VrrpSocket:
         that is a FAULT or fatal. The ifindex is captured: if the interface is deleted and
         re-created, close this socket and open a new one.
         """
-        ifindex = socket.if_nametoindex(key.ifname)
+        # No interface (keepalived 2.4.3 allows it for unicast): unbound, routed by the kernel.
+        ifindex = socket.if_nametoindex(key.ifname) if key.ifname else 0
+        if not key.ifname and key.mode is Mode.MULTICAST:
+            raise ValueError("multicast VRRP needs an interface")
         if key.protocol == IPPROTO_AH:
             if key.family != socket.AF_INET:
                 raise ValueError("AH is IPv4 only")
@@ -197,7 +200,8 @@ class VrrpSocket:
         sock = socket.socket(key.family, socket.SOCK_RAW, protocol)
         try:
             sock.setblocking(False)
-            sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, key.ifname.encode())
+            if key.ifname:
+                sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, key.ifname.encode())
             if key.family == socket.AF_INET:
                 cls._setup_ipv4(sock, key, ifindex, group or VRRP_GROUP4)
             elif key.family == socket.AF_INET6:

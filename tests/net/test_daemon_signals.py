@@ -105,9 +105,9 @@ def test_sighup_with_an_unchanged_config_causes_no_transition(lab):
 def test_sighup_with_a_broken_config_keeps_the_running_one(lab):
     master, _backup, pm, _pb = pair(lab)
     before = transitions(master)
-    # An admin's typo: keepalived cannot run an instance without its interface either.
+    # An admin's slip: a keyword left without its value, which keepalived 2.4.3 refuses.
     master.write(f"{daemons.CONF_DIR}/keepalived.conf",
-                 conf("master").replace("interface eth0", "interfce eth0"))
+                 conf("master").replace("interface eth0", "interface"))
     pm.send_signal(signal.SIGHUP)
     wait_log(pm, "Reload of /etc/keepalived/keepalived.conf failed - keeping the running "
                  "configuration")

@@ -58,7 +58,7 @@ def test_fatal_config_exits_4_and_warnings_are_marked(
     assert cli.main(["--config-test", "--use-file", str(bad)]) == 4
     err = capsys.readouterr().err
     assert f"{bad}:1: unknown keyword 'frob'\n" in err
-    assert f"{bad}:2: (VI) no 'interface' given" in err
+    assert f"{bad}:2: (VI): Unicast instances must have unicast_src_ip or interface" in err
 
 
 def test_missing_file_exits_4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -49,7 +49,8 @@ def test_duplicate_instance_name_keeps_the_first_and_runs() -> None:
     assert messages(r, Severity.ERROR) == ["<string>:9: vrrp instance VI_1 already defined"]
 
 
-def test_instance_without_interface_is_dropped_and_the_others_run() -> None:
+def test_instance_without_interface_runs_unicast_from_its_source() -> None:
+    # keepalived 2.4.3 accepts it (2.2.7 did not): adverts go unbound from unicast_src_ip.
     routed = inst(
         "VI_R",
         "  unicast_src_ip 192.0.2.1\n  unicast_peer {\n    192.0.2.2\n  }\n"
@@ -58,11 +59,17 @@ def test_instance_without_interface_is_dropped_and_the_others_run() -> None:
         iface=None,
     )
     r = check_text(routed + inst("VI_2", VIP, vrid=2))
-    assert r.runnable and r.exit_code == 5
+    assert r.runnable and r.exit_code == 0, messages(r, Severity.ERROR)
+    assert names(r) == ["VI_R", "VI_2"]
+    assert r.config is not None and r.config.instances[0].interface is None
+
+
+def test_instance_without_interface_or_peers_is_dropped() -> None:
+    lone = inst("VI_M", "  mcast_src_ip 192.0.2.1\n"
+                "  virtual_ipaddress {\n    10.9.9.1 dev eth1\n  }", vrid=5, iface=None)
+    r = check_text(lone + inst("VI_2", VIP, vrid=2))
     assert names(r) == ["VI_2"]
-    (err,) = messages(r, Severity.ERROR)
-    assert err.startswith("<string>:1: (VI_R) no 'interface' given")
-    assert "cannot run" in err  # says why: not that the config is wrong
+    assert any("(VI_M) multicast needs an interface" in m for m in messages(r, Severity.ERROR))
 
 
 def test_instance_without_interface_follows_keepalived_rules_first() -> None:
@@ -86,10 +93,11 @@ def test_instance_without_interface_follows_keepalived_rules_first() -> None:
     )
 
 
-def test_only_instance_without_interface_cannot_run() -> None:
+def test_only_instance_without_interface_or_source_cannot_run() -> None:
     r = check_text("frob 1\n" + inst("VI", "  priority 50", vrid=None, iface=None))
     assert not r.runnable and r.exit_code == 4
-    assert any("(VI) no 'interface' given" in m for m in messages(r, Severity.ERROR))
+    assert any("(VI): Unicast instances must have unicast_src_ip or interface" in m
+               for m in messages(r, Severity.ERROR))
 
 
 def test_invalid_instance_is_dropped_and_the_others_run() -> None:
