@@ -451,11 +451,7 @@ class _Reader:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
         except OSError as err:
-            severity = Severity.ERROR if included else Severity.FATAL
-            self.problem(
-                where, severity, f"cannot read configuration file '{path}': {err.strerror}"
-            )
-            return None
+            return self.cannot_read(path, where, included, err)
         try:
             # Checked on the descriptor before any read: io.open() itself refuses a directory.
             info = os.fstat(fd)
@@ -483,13 +479,15 @@ class _Reader:
                 # +1: a file that grew after fstat() is still caught as too large
                 return handle.read(MAX_FILE_BYTES + 1)
         except OSError as err:
-            severity = Severity.ERROR if included else Severity.FATAL
-            self.problem(
-                where, severity, f"cannot read configuration file '{path}': {err.strerror}"
-            )
-            return None
+            return self.cannot_read(path, where, included, err)
         finally:
             os.close(fd)
+
+    def cannot_read(self, path: str, where: Location | None, included: bool,
+                    err: OSError) -> None:
+        """Report an unreadable file: an include loses only itself, the main file is all."""
+        severity = Severity.ERROR if included else Severity.FATAL
+        self.problem(where, severity, f"cannot read configuration file '{path}': {err.strerror}")
 
     def too_large(self, path: str, where: Location | None) -> None:
         """Report ``path`` as past MAX_FILE_BYTES (alone or with what was read before)."""
