@@ -333,7 +333,7 @@ class Supervisor:
         return NotifyScripts(
             master=get(n.master), backup=get(n.backup), fault=get(n.fault), stop=get(n.stop),
             deleted=get(n.deleted), master_rx_lower_pri=get(n.master_rx_lower_pri),
-            generic=get(n.generic), notify_deleted=n.deleted is not None,
+            generic=get(n.generic), notify_deleted=n.deleted is not None or n.report_deleted,
         )
 
     async def _open_fifos(self, config: cfg.Config, commands: dict[int, ScriptCommand],

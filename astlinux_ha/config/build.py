@@ -372,7 +372,7 @@ def read_instance(rep: Reporter, st: Statement, g: GlobalDefs) -> VrrpInstance |
     }
     explicit: set[str] = set()
     garp: dict[str, Any] = {}
-    notifies: dict[str, ScriptCommand] = {}
+    notifies: dict[str, Any] = {}
     for item in _block(rep, st):
         key = item.keyword
         words = item.words
@@ -485,7 +485,12 @@ def _state(rep: Reporter, st: Statement, f: dict[str, Any], explicit: set[str]) 
         f["state"] = State.BACKUP
 
 
-def _notify(rep: Reporter, st: Statement, notifies: dict[str, ScriptCommand], owner: str) -> None:
+def _notify(rep: Reporter, st: Statement, notifies: dict[str, Any], owner: str) -> None:
+    if st.keyword == "notify_deleted" and len(st.words) == 1:
+        # keepalived.conf(5): notify_deleted's script is optional; alone it makes a removed
+        # instance report DELETED instead of FAULT.
+        notifies["report_deleted"] = True
+        return
     slot = _NOTIFY_KEYS[st.keyword]
     if slot in notifies:
         rep.error(st.where, f"({owner}) {st.keyword} script already specified - ignoring")
@@ -598,7 +603,7 @@ def read_sync_group(rep: Reporter, st: Statement) -> SyncGroup | None:
         rep.error(st.where, "vrrp_sync_group needs exactly one name - ignoring the block")
         return None
     f: dict[str, Any] = {}
-    notifies: dict[str, ScriptCommand] = {}
+    notifies: dict[str, Any] = {}
     for item in _block(rep, st):
         key = item.keyword
         if key == "group":

@@ -121,6 +121,8 @@ class Notifies:
     deleted: ScriptCommand | None = None
     master_rx_lower_pri: ScriptCommand | None = None
     generic: ScriptCommand | None = None  # ``notify``: gets TYPE NAME STATE PRIORITY appended
+    # ``notify_deleted`` given (with or without a script): DELETED is reported as itself.
+    report_deleted: bool = False
 
     def scripts(self) -> tuple[ScriptCommand, ...]:
         """All configured scripts, for security checks."""

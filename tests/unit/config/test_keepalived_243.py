@@ -274,3 +274,12 @@ def test_includew_of_a_wildcard_matching_nothing_is_an_error(tmp_path: Path) -> 
     r = check(str(main))
     assert r.exit_code == 5
     assert messages(r, Severity.ERROR) == [f"{main}:1: No config files matched 'conf.d/*.conf'."]
+
+
+def test_notify_deleted_without_a_script_is_a_flag() -> None:
+    # keepalived.conf(5): its script is optional; keepalived -t exits 0 (2.2.7 and 2.4.3).
+    r = check_text(inst("VI_1", VIP + "\n  notify_deleted", vrid=1))
+    assert r.exit_code == 0, [p.render() for p in r.problems]
+    assert r.config is not None
+    notifies = r.config.instances[0].notifies
+    assert notifies.report_deleted and notifies.deleted is None

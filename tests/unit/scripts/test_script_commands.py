@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from astlinux_ha.config.model import Location, Severity
-from astlinux_ha.scripts.notify import NotifyScripts, fifo_line
+from astlinux_ha.scripts.notify import Notifier, NotifyScripts, fifo_line
 from astlinux_ha.scripts.runner import ScriptCommand, script_env
 from astlinux_ha.scripts.security import CheckedScript, Reason, Verdict, script_problems
 from astlinux_ha.scripts.users import ScriptUser
@@ -51,11 +51,6 @@ def test_script_env_strips_loader_and_ifs() -> None:
     assert env == {"PATH": "/bin"}
 
 
-def test_deleted_is_fault_unless_notify_deleted() -> None:
-    assert NotifyScripts().for_state("DELETED") is None
-    assert NotifyScripts(fault=ScriptCommand(("/f",), ROOT)).for_state("FAULT") is not None
-
-
 def test_problems_with_security_on() -> None:
     problems = script_problems(
         [
@@ -98,3 +93,20 @@ def test_problems_with_security_off() -> None:
         "SECURITY VIOLATION - scripts are being executed but script_security not enabled."
     ]
     assert script_problems([], security_enabled=False) == []
+
+
+class _Fifo:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def test_a_removed_instance_reports_deleted_only_with_notify_deleted() -> None:
+    for flag, expected in ((False, "FAULT"), (True, "DELETED")):
+        fifo = _Fifo()
+        notifier = Notifier("INSTANCE", "VI_1", NotifyScripts(notify_deleted=flag),
+                            fifos=[fifo])  # type: ignore[list-item]
+        notifier.notify("DELETED", 100)
+        assert fifo.lines == [f'INSTANCE "VI_1" {expected} 100\n']
