@@ -105,6 +105,8 @@ class InstanceRunner:
         # counted per instance from 1 as keepalived does (see vrrp/ah.py).
         uses_ah = recv.auth_type is AuthType.AH and recv.family == 4
         self._ah_key = recv.auth_password if uses_ah else None
+        # unicast_ttl: the TTL of unicast adverts (keepalived's default is 255, as multicast).
+        self._ttl = plan.config.unicast_ttl if not self._multicast else None
         self._protocol = ah.IPPROTO_AH if uses_ah else IPPROTO_VRRP
         self._seq = ah.SeqCounter()
         self._ip_id = 0
@@ -278,7 +280,7 @@ class InstanceRunner:
             self._send_one(datagram, None if self._multicast else dst, dst, p.primary_address)
 
     def _send_one(self, payload: bytes, to: Any, dst: Any, src: Any) -> None:
-        error = self.sock.send(payload, dst=to, src=src)
+        error = self.sock.send(payload, dst=to, src=src, ttl=self._ttl)
         if error is None:
             self.counters["sent"] += 1
         else:

@@ -58,7 +58,7 @@ class Recorder:
         return AnnounceResult(sent=repeat)
 
     # VrrpSocket
-    def send(self, payload, dst=None, src=None):
+    def send(self, payload, dst=None, src=None, ttl=None):
         self.events.append(f"advert prio {payload[2]}")
 
     # Notifier
