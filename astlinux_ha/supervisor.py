@@ -168,6 +168,14 @@ class Supervisor:
         # Links first: an instance's Start reads its interface's state from the watcher, and an
         # unknown link would count as down (FAULT (init), then BACKUP a moment later).
         await self.watcher.start()
+        delay = self.runtime.config.global_defs.vrrp_startup_delay
+        if delay > 0:
+            self._write_status()  # the daemon runs, with no instance yet
+        if delay > 0 and await self._stopped_within(delay):
+            await self.watcher.close()
+            self.netlink.close()
+            self.log.info("Stopped VRRP")
+            return
         await self._start_runtime(self.runtime, keep={})
         self._write_status()
         settle_heap()
@@ -188,6 +196,16 @@ class Supervisor:
             # Frozen objects are skipped by the interpreter's last collection at exit.
             gc.unfreeze()
             self.log.info("Stopped VRRP")
+
+    async def _stopped_within(self, delay: float) -> bool:
+        """vrrp_startup_delay: nothing runs (no socket, no advert, no VIP) for ``delay``
+        seconds, as keepalived holds its instances back; True when a stop came meanwhile."""
+        self.log.info("Delaying startup for %g seconds", delay)
+        try:
+            await asyncio.wait_for(self._stop.wait(), delay)
+        except TimeoutError:
+            return False
+        return True
 
     def request_stop(self) -> None:
         """SIGTERM/SIGINT."""
