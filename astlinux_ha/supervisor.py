@@ -425,17 +425,16 @@ class Supervisor:
 
     def _on_address(self, event: AddressEvent) -> None:
         ev = core.SourceAddress(event.address, event.added)
+        # On whichever interface: keepalived sends from an mcast_src_ip / unicast_src_ip that
+        # lives on another interface of the box (eth1's address for an eth0 instance).
         for runner in self.runtime.runners.values():
-            interface = runner.plan.config.interface
-            if interface in (None, event.ifname) and any(
-                t.kind is TrackKind.ADDRESS and t.name == str(event.address)
-                for t in runner.params.tracks
-            ):
+            if any(t.kind is TrackKind.ADDRESS and t.name == str(event.address)
+                   for t in runner.params.tracks):
                 runner.deliver(ev)
 
     def _source_missing(self, runner: InstanceRunner) -> frozenset[core.TrackKey]:
-        """The configured source address as a down track when the interface lacks it."""
-        present = {str(a) for a, _ in self.watcher.addresses(runner.plan.config.interface)}
+        """The configured source address as a down track when no interface of the box has it."""
+        present = {str(a) for a, _ in self.watcher.addresses(None)}
         return frozenset(t.key for t in runner.params.tracks
                          if t.kind is TrackKind.ADDRESS and t.name not in present)
 
