@@ -77,3 +77,15 @@ def without_unicast(conf_text: str) -> str:
     """The same config in multicast: ``unicast_src_ip`` lines and ``unicast_peer`` blocks gone."""
     text = re.sub(r"(?ms)^\s*unicast_peer\s*\{.*?\}\s*\n", "", conf_text)
     return re.sub(r"(?m)^\s*unicast_src_ip\s+\S+\s*\n", "", text)
+
+
+def with_advert(conf_text: str, *lines: str) -> str:
+    """``conf_text`` with its single ``advert_int 1`` line replaced by ``lines`` (at the same
+    indent): how tests make the seed config fast (``advert_int 0.1``, ``version 3``, ...)."""
+    def repl(match: re.Match[str]) -> str:
+        return "\n".join(match.group(1) + line for line in lines)
+
+    changed, count = re.subn(r"(?m)^(\s*)advert_int 1\s*$", repl, conf_text)
+    if count != 1:
+        raise ValueError(f"config has {count} 'advert_int 1' lines, not one")
+    return changed

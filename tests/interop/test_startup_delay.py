@@ -3,7 +3,6 @@ says so, as keepalived's; a stop during the delay ends the daemon at once."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import signal
 import time
@@ -24,10 +23,8 @@ DELAY = 1.5
 
 
 def conf(delay: float | None) -> str:
-    text = (SEED / "keepalived.conf.master").read_text()
-    text, count = re.subn(r"(?m)^(\s*)advert_int 1\s*$",
-                          r"\g<1>advert_int 0.1\n\g<1>version 3", text)
-    assert count == 1
+    text = daemons.with_advert((SEED / "keepalived.conf.master").read_text(),
+                               "advert_int 0.1", "version 3")
     if delay is not None:
         text = text.replace("global_defs {\n", f"global_defs {{\n   vrrp_startup_delay {delay}\n")
     return text

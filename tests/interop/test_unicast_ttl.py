@@ -3,7 +3,6 @@ keepalived's do, and a keepalived backup takes them (unicast adverts need no TTL
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 from pathlib import Path
@@ -21,11 +20,8 @@ VIP = "10.10.50.244"
 
 
 def conf(name: str) -> str:
-    text = (SEED / f"keepalived.conf.{name}").read_text()
-    text, count = re.subn(r"(?m)^(\s*)advert_int 1\s*$",
-                          r"\g<1>advert_int 0.1\n\g<1>version 3\n\g<1>unicast_ttl 10", text)
-    assert count == 1
-    return text
+    return daemons.with_advert((SEED / f"keepalived.conf.{name}").read_text(),
+                               "advert_int 0.1", "version 3", "unicast_ttl 10")
 
 
 @pytest.mark.parametrize("master_daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],

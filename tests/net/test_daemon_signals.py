@@ -30,11 +30,8 @@ SETTLE = 5.0
 
 
 def conf(box: str) -> str:
-    text = (SEED / f"keepalived.conf.{box}").read_text()
-    text, count = re.subn(r"(?m)^(\s*)advert_int 1\s*$",
-                          rf"\g<1>advert_int {ADVERT_INT:g}\n\g<1>version 3", text)
-    assert count == 1
-    return text
+    return daemons.with_advert((SEED / f"keepalived.conf.{box}").read_text(),
+                               f"advert_int {ADVERT_INT:g}", "version 3")
 
 
 def start(box: Box, text: str | None = None) -> Spawned:

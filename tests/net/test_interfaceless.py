@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from astlinux_ha.config import check_text
-from astlinux_ha.lab import Daemon
+from astlinux_ha.lab import Daemon, daemons
 from astlinux_ha.lab.walkthrough import run_walkthrough
 from astlinux_ha.params import track_specs
 from astlinux_ha.vrrp.tracking import TrackKind, TrackSpec
@@ -24,10 +24,7 @@ def interfaceless(name: str) -> str:
     text = (SEED / f"keepalived.conf.{name}").read_text()
     text, count = re.subn(r"(?m)^\s*interface eth0\n", "", text)
     assert count == 1
-    text, count = re.subn(r"(?m)^(\s*)advert_int 1\s*$",
-                          rf"\g<1>advert_int {ADVERT_INT:g}\n\g<1>version 3", text)
-    assert count == 1
-    return text
+    return daemons.with_advert(text, f"advert_int {ADVERT_INT:g}", "version 3")
 
 
 def test_the_vips_links_are_what_it_tracks():
