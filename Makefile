@@ -37,7 +37,7 @@ test-unit: deps
 # Two lab boxes: make install inside each from the wheelhouse, the seed's walk-through through
 # `service keepalived ...`, then `service keepalived status` on both.
 demo: deps wheels
-	$(PY) -m astlinux_ha.lab.demo --wheelhouse build/wheelhouse
+	$(PY) -m lab.demo --wheelhouse build/wheelhouse
 
 bench: deps
 	$(PY) -m pip install -q -e '.[bench]'

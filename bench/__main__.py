@@ -20,14 +20,14 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from astlinux_ha.lab import Daemon, Lab
+from lab import Daemon, Lab
+from lab.stats import master_down_interval
 
 from . import config_parse, jitter, long_run, scale
 from .configs import VARIANTS
 from .failover import Seed, run_pairs
 from .plot import outage_plot
 from .render import render
-from .stats import master_down_interval
 
 SECTIONS = ("failover", "mixed", "jitter", "scale", "config", "longrun")
 RESULTS = Path(__file__).resolve().parent / "results"

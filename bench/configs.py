@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from astlinux_ha.lab.daemons import without_unicast
+from lab.daemons import without_unicast
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_MASTER = ROOT / "etc/keepalived/keepalived.conf.master"

@@ -24,10 +24,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from astlinux_ha.lab import Box, Capture, Daemon, Lab, Pinger, Spawned, daemons
+from lab import Box, Capture, Daemon, Lab, Pinger, Spawned, daemons
+from lab.stats import master_down_interval, skew_time
 
 from .configs import BACKUP_PRIO, VIP, Variant
-from .stats import master_down_interval, skew_time
 from .watch import AddrWatch
 
 METRICS = ["start", "pull", "pull_wire", "pull_outage", "pull_outage_wire", "replug", "stop",

@@ -13,11 +13,11 @@ import subprocess
 import sys
 import time
 
-from astlinux_ha.lab import Daemon, daemons
+from lab import Daemon, daemons
+from lab.stats import jitter
 
 from .configs import VARIANT
 from .failover import Seed, StepFailed, _clean, _wait_holders
-from .stats import jitter
 
 VARIANT_KEY = "v3-50ms-uni"
 BUSY_CODE = ("import sys,time\nend=time.monotonic()+float(sys.argv[1])\n"

@@ -13,9 +13,9 @@ one JSON document (``--json PATH`` writes it too).
   the ``--pulls`` measured cycles that follow (psutil). The warm-up lets the allocator
   reach its working size (2026-11-30, master: +52 KiB over the 50 warm-up pulls, +52 KiB
   over the 200 measured ones); the growth since the first cycle is reported too.
-* Hostile kinds (bench.attack.measure_kinds): the seed's exact config (v2, 1 s, unicast,
+* Hostile kinds (lab.attack.measure_kinds): the seed's exact config (v2, 1 s, unicast,
   vrrp_check_unicast_src) on both boxes, an attacker box sends ``--kinds-count`` packets of
-  each kind of bench.hostile at the master, the backup and 224.0.0.18, one kind at a time;
+  each kind of lab.hostile at the master, the backup and 224.0.0.18, one kind at a time;
   per kind: did the VIP move, did anyone change state, did both live, which of the daemon's
   own refusal counters (SIGUSR2 stats) grew, how many log lines it wrote.
 * Flood: then, in the same lab, ``--rate`` mixed junk and forged adverts per second at the
@@ -35,9 +35,8 @@ from pathlib import Path
 
 import psutil
 
-from astlinux_ha.lab import Daemon, Lab, LabError, daemons
+from lab import Daemon, Lab, LabError, attack, daemons, hostile
 
-from . import attack, hostile
 from .render import table
 
 REPO = Path(__file__).resolve().parent.parent

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lab.stats import summary
+
 from .configs import VARIANT
-from .stats import summary
 
 
 def outage_plot(results: dict, path: Path) -> Path | None:

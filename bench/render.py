@@ -6,8 +6,9 @@ as ``n failed``, never as a number. ``Target`` states the goal, ``Met`` judges o
 
 from __future__ import annotations
 
+from lab.stats import ratio, summary
+
 from .configs import VARIANT
-from .stats import ratio, summary
 
 STEP_ROWS = [  # (metric, text)
     ("start", "start → master holds the VIP"),

@@ -9,51 +9,14 @@ from __future__ import annotations
 
 import time
 
-import psutil
-
-from astlinux_ha.lab import Daemon, daemons
+from lab import Daemon, daemons
+from lab.procstat import cpu_seconds, memory
+from lab.stats import master_down_interval
 
 from .configs import scale_conf
 from .failover import Seed
-from .stats import master_down_interval
 
 SETTLE = 6.0  # past the second GARP burst (vrrp_garp_master_delay 5 s)
-
-
-def _tree(pid: int) -> list[psutil.Process]:
-    try:
-        top = psutil.Process(pid)
-        return [top] + top.children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
-
-def cpu_seconds(pid: int) -> dict[int, float]:
-    """CPU seconds (user + system) of each process in the tree, plus the top process's reaped
-    children (under key -1)."""
-    out: dict[int, float] = {}
-    for proc in _tree(pid):
-        try:
-            t = proc.cpu_times()
-            out[proc.pid] = t.user + t.system
-            if proc.pid == pid:
-                out[-1] = t.children_user + t.children_system
-        except psutil.NoSuchProcess:
-            pass
-    return out
-
-
-def memory(pid: int) -> dict[str, float]:
-    """RSS and PSS of the tree, MiB."""
-    rss = pss = 0
-    for proc in _tree(pid):
-        try:
-            info = proc.memory_full_info()
-            rss += info.rss
-            pss += getattr(info, "pss", info.rss)
-        except psutil.NoSuchProcess:
-            pass
-    return {"rss_mib": rss / 2**20, "pss_mib": pss / 2**20, "processes": len(_tree(pid))}
 
 
 def _clear(seed: Seed, prefix: str) -> None:

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from astlinux_ha.lab import Box, Spawned
+from lab import Box, Spawned
 
 _EVENT = re.compile(r"^\[(?P<ts>[0-9T:.\-]+)\]\s+(?P<deleted>Deleted\s+)?\d+:\s+\S+\s+"
                     r"inet6?\s+(?P<ip>[0-9a-fA-F.:]+)/\d+")

@@ -1,6 +1,6 @@
-"""Shared fixtures: the lab (virtual AstLinux boxes on a switch), see astlinux_ha.lab."""
+"""Shared fixtures: the lab (virtual AstLinux boxes on a switch), see lab/ and lab_plugin.py."""
 
-from astlinux_ha.lab.pytest_plugin import (  # noqa: F401  (pytest finds fixtures and hooks here)
+from lab_plugin import (  # noqa: F401  (pytest finds fixtures and hooks here)
     _lab_session,
     image_lab,
     lab,

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from astlinux_ha.lab import Box, Daemon, Lab, Spawned, daemons
-from astlinux_ha.lab.box import wait_until
+from lab import Box, Daemon, Lab, Spawned, daemons
+from lab.box import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "etc" / "keepalived"
@@ -84,8 +84,8 @@ def stats(box: Box, proc: Spawned) -> dict[str, int]:
 
 
 def attack(attacker: Box, *args: str, timeout: float = 60) -> dict:
-    """Run bench.hostile in the attacker box; its JSON report."""
-    out = attacker.run([sys.executable, "-m", "bench.hostile", *args], cwd=str(REPO),
+    """Run lab.hostile in the attacker box; its JSON report."""
+    out = attacker.run([sys.executable, "-m", "lab.hostile", *args], cwd=str(REPO),
                        timeout=timeout)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -24,9 +24,9 @@ from hardening_util import (
     transitions,
 )
 
-from astlinux_ha.lab import daemons
-from astlinux_ha.lab._host import sh
-from astlinux_ha.lab.box import wait_until
+from lab import daemons
+from lab._host import sh
+from lab.box import wait_until
 
 pytestmark = [pytest.mark.root]
 FAST = {"advert_int": 0.05, "version": 3}

@@ -13,7 +13,7 @@ import re
 import pytest
 from hardening_util import ATTACKER, VIP, pair, stats
 
-from bench import attack
+from lab import attack
 
 pytestmark = [pytest.mark.root]
 FLOOD_SECONDS = 5.0

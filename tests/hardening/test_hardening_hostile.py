@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 from hardening_util import ATTACKER, VIP, pair, transitions
 
-from astlinux_ha.lab import Daemon
-from bench import attack, hostile
+from lab import Daemon, attack, hostile
 
 pytestmark = [pytest.mark.root]
 COUNT = 10

@@ -1,4 +1,4 @@
-"""The attacker's packets (bench.hostile) are what they claim: each broken advert fails the
+"""The attacker's packets (lab.hostile) are what they claim: each broken advert fails the
 receive check it is named after, as it would in the seed's master and backup."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 
 from astlinux_ha.vrrp.receive import Peer, ReceiveParams, Rejected, check
-from bench import hostile
+from lab import hostile
 
 A4 = ipaddress.IPv4Address
 MASTER, BACKUP, ATTACKER = A4("10.10.50.62"), A4("10.10.50.65"), A4("10.10.50.70")

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab import Daemon, daemons
-from astlinux_ha.lab.walkthrough import WalkthroughResult, run_walkthrough
 from astlinux_ha.vrrp import ah
+from lab import Daemon, daemons
+from lab.walkthrough import WalkthroughResult, run_walkthrough
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

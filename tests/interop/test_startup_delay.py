@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab import Daemon, daemons
-from astlinux_ha.lab.box import wait_until
+from lab import Daemon, daemons
+from lab.box import wait_until
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(shutil.which("keepalived") is None,

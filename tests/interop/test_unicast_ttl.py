@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab import Daemon, daemons
+from lab import Daemon, daemons
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(shutil.which("keepalived") is None,

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab import Daemon, daemons
-from astlinux_ha.lab.walkthrough import SEED_VIP_LINE, WalkthroughResult, run_walkthrough
+from lab import Daemon, daemons
+from lab.walkthrough import SEED_VIP_LINE, WalkthroughResult, run_walkthrough
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

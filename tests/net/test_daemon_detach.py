@@ -13,8 +13,8 @@ import psutil
 import pytest
 from test_daemon_signals import VIP, conf
 
-from astlinux_ha.lab import Box, daemons
-from astlinux_ha.lab.box import wait_until
+from lab import Box, daemons
+from lab.box import wait_until
 
 pytestmark = [pytest.mark.root]
 

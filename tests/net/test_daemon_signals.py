@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab import Box, Daemon, Lab, Spawned, daemons
-from astlinux_ha.lab.box import wait_until
+from lab import Box, Daemon, Lab, Spawned, daemons
+from lab.box import wait_until
 
 pytestmark = [pytest.mark.root]
 

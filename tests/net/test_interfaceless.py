@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from astlinux_ha.config import check_text
-from astlinux_ha.lab import Daemon, daemons
-from astlinux_ha.lab.walkthrough import run_walkthrough
 from astlinux_ha.params import track_specs
 from astlinux_ha.vrrp.tracking import TrackKind, TrackSpec
+from lab import Daemon, daemons
+from lab.walkthrough import run_walkthrough
 
 SEED = Path(__file__).resolve().parents[2] / "etc" / "keepalived"
 ADVERT_INT = 0.1

@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+from lab_plugin import lab_skip_reason
 
-from astlinux_ha.lab import Lab, registry, sweep
-from astlinux_ha.lab._host import netns_inode, sh
-from astlinux_ha.lab.capture import read_vrrp_pcap
-from astlinux_ha.lab.pytest_plugin import lab_skip_reason
+from lab import Lab, registry, sweep
+from lab._host import netns_inode, sh
+from lab.capture import read_vrrp_pcap
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(lab_skip_reason() is not None,
@@ -196,9 +196,10 @@ def test_pytest_fixture_tears_down_a_failing_test(tmp_path):
             raise AssertionError("deliberate")
         """))
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "astlinux_ha.lab.pytest_plugin",
+        [sys.executable, "-m", "pytest", "-q", "-p", "lab_plugin",
          "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(test_file)],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'tests'}"})
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "deliberate" in proc.stdout
     name = record.read_text()

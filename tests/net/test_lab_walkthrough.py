@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab import daemons
-from astlinux_ha.lab.walkthrough import run_walkthrough
+from lab import daemons
+from lab.walkthrough import run_walkthrough
 
 pytestmark = [pytest.mark.root, pytest.mark.slow,
               pytest.mark.skipif(shutil.which("keepalived") is None,

@@ -8,11 +8,11 @@ import os
 import re
 
 import pytest
-from netns_util import NetnsLoop, Wire, ns_sh, sh
 
 from astlinux_ha.net.addresses import AddressManager, Vip, VirtualRoute, broadcast_for, scope_id
 from astlinux_ha.net.interfaces import get_interface
 from astlinux_ha.net.netlink import Netlink
+from lab.netns import NetnsLoop, Wire, ns_sh, sh
 
 pytestmark = [
     pytest.mark.root,

@@ -7,7 +7,6 @@ import os
 import subprocess
 
 import pytest
-from netns_util import NetnsLoop, Wire, ns_sh
 
 from astlinux_ha.net.announce import (
     Announcer,
@@ -15,6 +14,7 @@ from astlinux_ha.net.announce import (
     icmpv6_checksum,
     unsolicited_na_frame,
 )
+from lab.netns import NetnsLoop, Wire, ns_sh
 
 MAC = bytes.fromhex("122e6a1a21ae")
 

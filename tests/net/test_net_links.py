@@ -10,9 +10,9 @@ import subprocess
 import time
 
 import pytest
-from netns_util import NetnsLoop, Wire, ns_sh, sh
 
 from astlinux_ha.net.links import AddressEvent, LinkEvent, LinkWatcher
+from lab.netns import NetnsLoop, Wire, ns_sh, sh
 
 pytestmark = [
     pytest.mark.root,

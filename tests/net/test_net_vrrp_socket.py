@@ -11,7 +11,6 @@ import subprocess
 import time
 
 import pytest
-from netns_util import NetnsLoop, Wire, ns_sh
 
 from astlinux_ha.net.vrrp_socket import (
     VRRP_GROUP4,
@@ -23,6 +22,7 @@ from astlinux_ha.net.vrrp_socket import (
     VrrpSocket,
     parse_ipv4,
 )
+from lab.netns import NetnsLoop, Wire, ns_sh
 
 # VRRP-shaped: v2 advert, vrid 50, prio 100, 1 address, auth none, interval 1, checksum left 0
 # (the core computes it; the kernel fills it for IPv6).

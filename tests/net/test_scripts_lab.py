@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from astlinux_ha.lab import Box, Daemon, Lab, daemons
-from astlinux_ha.lab.box import wait_until
+from lab import Box, Daemon, Lab, daemons
+from lab.box import wait_until
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import shlex
 
-from astlinux_ha.lab import Box, Daemon, Spawned, daemons
-from astlinux_ha.lab.box import wait_until
+from lab import Box, Daemon, Spawned, daemons
+from lab.box import wait_until
 
 VIP = "10.10.50.244"
 KD = "/mnt/kd/keepalived"

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab.box import wait_until
 from astlinux_ha.vrrp import ah
 from astlinux_ha.vrrp.packet import Advert, AuthType, encode
+from lab.box import wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hardening"))
 import hardening_util as hu  # noqa: E402  (a helper module of tests/hardening, not a package)

@@ -11,7 +11,7 @@ import time
 import pytest
 from attacks import KD, STATE, add_user, as_user, solo_conf, start, wait_log, wait_state
 
-from astlinux_ha.lab.box import wait_until
+from lab.box import wait_until
 
 pytestmark = [pytest.mark.root]
 

@@ -17,10 +17,10 @@ import os
 import time
 
 import pytest
+from lab_plugin import fresh_box
 
-from astlinux_ha.lab import Lab
-from astlinux_ha.lab.astlinux import KD_CONF, SEED_MASTER, daemon_pids, service
-from astlinux_ha.lab.pytest_plugin import fresh_box
+from lab import Lab
+from lab.astlinux import KD_CONF, SEED_MASTER, daemon_pids, service
 
 pytestmark = [
     pytest.mark.root,

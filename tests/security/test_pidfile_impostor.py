@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 
 import pytest
+from lab_plugin import fresh_box
 
-from astlinux_ha.lab import Lab
-from astlinux_ha.lab.astlinux import INSTALLED_DAEMON as DAEMON
-from astlinux_ha.lab.astlinux import KD_CONF, PIDFILE, SEED_MASTER, daemon_pids, service
-from astlinux_ha.lab.box import wait_until
-from astlinux_ha.lab.pytest_plugin import fresh_box
+from lab import Lab
+from lab.astlinux import INSTALLED_DAEMON as DAEMON
+from lab.astlinux import KD_CONF, PIDFILE, SEED_MASTER, daemon_pids, service
+from lab.box import wait_until
 
 pytestmark = [
     pytest.mark.root,

@@ -24,7 +24,7 @@ from attacks import (
     wait_state,
 )
 
-from astlinux_ha.lab.box import wait_until
+from lab.box import wait_until
 
 pytestmark = [pytest.mark.root]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab import daemons
-from astlinux_ha.lab.astlinux import PIDFILE
-from astlinux_ha.lab.box import wait_until
+from lab import daemons
+from lab.astlinux import PIDFILE
+from lab.box import wait_until
 
 pytestmark = [pytest.mark.root]
 

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab import Lab, astlinux
-from astlinux_ha.lab.box import Box
-from astlinux_ha.lab.service_walkthrough import run_service_walkthrough
+from lab import Lab, astlinux
+from lab.box import Box
+from lab.service_walkthrough import run_service_walkthrough
 
 REPO = Path(__file__).resolve().parents[2]
 ASTLINUX = REPO / "astlinux"
@@ -190,7 +190,7 @@ def test_install_lays_out_keepalived_s_paths_and_uninstall_removes_them(tmp_path
         header = pyc.read_bytes()[:8]
         assert header[:4] == importlib.util.MAGIC_NUMBER, rel
         assert int.from_bytes(header[4:8], "little") == 0b01, f"{rel}: not unchecked-hash"
-    assert not (build.site / "astlinux_ha/lab").exists()
+    assert not (build.site / "lab").exists()
 
     proc = build.make("astlinux-ha-uninstall")
     assert proc.returncode == 0, proc.stderr

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab import SEED_VIP, Lab, astlinux
-from astlinux_ha.lab.astlinux import KD_CONF, daemon_pids, service
+from lab import SEED_VIP, Lab, astlinux
+from lab.astlinux import KD_CONF, daemon_pids, service
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="boot tests run in lab boxes, which need root")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab import Lab, astlinux
-from astlinux_ha.lab.astlinux import daemon_pids, service
+from lab import Lab, astlinux
+from lab.astlinux import daemon_pids, service
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="installs run in lab boxes, which need root")

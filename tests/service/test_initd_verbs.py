@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
+from lab_plugin import fresh_box
 
-from astlinux_ha.lab import Lab
-from astlinux_ha.lab.astlinux import KD_CONF, PIDFILE, SEED_MASTER, daemon_pids, service
-from astlinux_ha.lab.daemons import without_unicast
-from astlinux_ha.lab.pytest_plugin import fresh_box
+from lab import Lab
+from lab.astlinux import KD_CONF, PIDFILE, SEED_MASTER, daemon_pids, service
+from lab.daemons import without_unicast
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="service tests run in lab boxes, which need root")

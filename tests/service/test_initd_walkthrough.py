@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab import Lab, astlinux
-from astlinux_ha.lab.service_walkthrough import run_service_walkthrough
+from lab import Lab, astlinux
+from lab.service_walkthrough import run_service_walkthrough
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="the walk-through runs in lab boxes, which need root")

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.lab import Lab, astlinux
-from astlinux_ha.lab.astlinux import BOOT_PATH, KD_CONF, PIDFILE, daemon_pids, service
-from astlinux_ha.lab.box import Box
+from lab import Lab, astlinux
+from lab.astlinux import BOOT_PATH, KD_CONF, PIDFILE, daemon_pids, service
+from lab.box import Box
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0, reason="boxes need root")]

@@ -50,7 +50,7 @@ def test_daemons_are_recognised(proc):
     ident("sh", "-c", "astlinux_ha keepalived", exe="sh"),
     ident("python3", "-c", "import time", "astlinux-ha"),
     ident("python3", "/usr/bin/astlinux-ha-helper"),
-    ident("python3", "-m", "astlinux_ha.lab"),
+    ident("python3", "-m", "lab"),
     ident("less", "/usr/local/sbin/astlinux-ha", exe="less"),
     ident("sleep", "-m", "astlinux_ha", exe="python3"),  # argv[0] is no interpreter
     ident("python3", "-m", "astlinux_ha", uid=1000),  # an unprivileged user's copy

@@ -26,8 +26,8 @@ ifeq ($(BR2_PACKAGE_ASTLINUX_HA)$(BR2_PACKAGE_KEEPALIVED),yy)
 $(error astlinux-ha replaces keepalived (both provide /etc/init.d/keepalived): disable BR2_PACKAGE_KEEPALIVED)
 endif
 
-# The daemon's modules without the lab (virtual boxes for tests and demos; it is what needs
-# psutil), then .pyc files beside them. "unchecked-hash" .pyc files are used without looking
+# The daemon's modules (the lab, for tests and demos, lives outside astlinux_ha/),
+# then .pyc files beside them. "unchecked-hash" .pyc files are used without looking
 # at the .py (their mtime, or a copy that lost it, cannot make Python compile again at every
 # start on the read-only image, which costs 70-100 ms); the .py files stay for tracebacks.
 # The init script is astlinux-ha's own, with the daemon's path moved to /usr/sbin; the grep
@@ -35,7 +35,7 @@ endif
 define ASTLINUX_HA_INSTALL_TARGET_CMDS
 	rm -rf $(TARGET_DIR)$(ASTLINUX_HA_SITE_PACKAGES)/astlinux_ha
 	mkdir -p $(TARGET_DIR)$(ASTLINUX_HA_SITE_PACKAGES)
-	(cd $(@D) && find astlinux_ha -path astlinux_ha/lab -prune -o -name '*.py' -print | \
+	(cd $(@D) && find astlinux_ha -name '*.py' -print | \
 		tar cf - -T -) | tar xf - -C $(TARGET_DIR)$(ASTLINUX_HA_SITE_PACKAGES)
 	$(ASTLINUX_HA_HOST_PYTHON) -m compileall -q -f --invalidation-mode unchecked-hash \
 		-s $(TARGET_DIR) -p / $(TARGET_DIR)$(ASTLINUX_HA_SITE_PACKAGES)/astlinux_ha

@@ -9,7 +9,7 @@ import pytest
 
 from astlinux_ha.config import check_text
 from astlinux_ha.config.host_checks import firewall_problems
-from astlinux_ha.lab.daemons import without_unicast
+from lab.daemons import without_unicast
 
 SEED = Path(__file__).resolve().parents[3] / "etc"
 UNICAST = (SEED / "keepalived" / "keepalived.conf.master").read_text()

@@ -1,4 +1,4 @@
-"""Attacks measured in the lab: the hostile packets of :mod:`bench.hostile`, sent from an
+"""Attacks measured in the lab: the hostile packets of :mod:`lab.hostile`, sent from an
 attacker box at a running pair, with what each daemon did about them.
 
 * :func:`measure_kinds`: each kind of broken or forged advert in turn, at the master, the
@@ -19,13 +19,11 @@ import threading
 import time
 from pathlib import Path
 
-from astlinux_ha.lab import Box, Daemon, Lab, Spawned
-from astlinux_ha.lab.box import wait_until
-
-from . import hostile, scale
+from . import Box, Daemon, Lab, Spawned, hostile, procstat
+from .box import wait_until
 from .stats import percentile
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[1]
 # Where each daemon writes its SIGUSR2 statistics inside a box.
 STATS_PATHS = {Daemon.ASTLINUX_HA: "/var/state/keepalived/keepalived.stats",
                Daemon.KEEPALIVED: "/tmp/keepalived.stats"}
@@ -42,7 +40,7 @@ _HEADER = re.compile(r"^( *)([^:]+):\s*(.*)$")
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of ``pid`` and its children (keepalived's VRRP work is a child)."""
-    return sum(scale.cpu_seconds(pid).values())
+    return sum(procstat.cpu_seconds(pid).values())
 
 
 def parse_stats(text: str) -> dict[str, int]:
@@ -114,8 +112,8 @@ class HolderWatch:
 
 
 def send(attacker: Box, *args: str, timeout: float = 60) -> dict:
-    """Run ``python -m bench.hostile`` in the attacker box; its JSON report."""
-    out = attacker.run([sys.executable, "-m", "bench.hostile", *args], cwd=str(REPO),
+    """Run ``python -m lab.hostile`` in the attacker box; its JSON report."""
+    out = attacker.run([sys.executable, "-m", "lab.hostile", *args], cwd=str(REPO),
                        timeout=timeout)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -6,10 +6,10 @@ and the header checksum). :data:`KINDS` names each broken advert and the receive
 (``astlinux_ha.vrrp.receive.Reason``) it must land in when it reaches a daemon of the seed
 (VRID 50, VRRPv2, advert_int 1, unicast with ``vrrp_check_unicast_src``).
 
-Run inside a box (``python -m bench.hostile``, cwd the repo) to send::
+Run inside a box (``python -m lab.hostile``, cwd the repo) to send::
 
-    python -m bench.hostile --dst 10.10.50.62 --kind forged-255 --count 20
-    python -m bench.hostile --dst 10.10.50.62 --flood --rate 10000 --seconds 10
+    python -m lab.hostile --dst 10.10.50.62 --kind forged-255 --count 20
+    python -m lab.hostile --dst 10.10.50.62 --flood --rate 10000 --seconds 10
 
 A flood cycles through every kind (plus random VRIDs) at ``--rate`` packets per second for
 ``--seconds``, never more than ``rate * seconds`` packets, and prints one JSON line with the
@@ -180,7 +180,7 @@ def flood(sock: socket.socket, packets: list[bytes], dst: Addr, rate: float,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m lab.hostile", description=__doc__.splitlines()[0])
     p.add_argument("--src", default=None, help="our address (default: eth0's)")
     p.add_argument("--dst", required=True, action="append", help="repeatable")
     p.add_argument("--kind", choices=[*sorted(KINDS), "all"])

@@ -1,6 +1,6 @@
 """``make demo``: two AstLinux boxes set up and driven the way the seed's user guide says.
 
-``python -m astlinux_ha.lab.demo --wheelhouse build/wheelhouse``: a lab with the seed's master,
+``python -m lab.demo --wheelhouse build/wheelhouse``: a lab with the seed's master,
 backup and a LAN client; inside master and backup, ``make install`` from the wheelhouse (into the
 box's own overlays, never the host) and the seed's config in /mnt/kd/keepalived/keepalived.conf;
 then the seed's walk-through, every daemon action a ``service keepalived ...`` typed in a box,
@@ -27,7 +27,7 @@ REPO = astlinux.REPO
 
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; the exit status is 0 when the walk-through passed."""
-    parser = argparse.ArgumentParser(prog="python -m astlinux_ha.lab.demo",
+    parser = argparse.ArgumentParser(prog="python -m lab.demo",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--wheelhouse", default=str(REPO / "build/wheelhouse"),
                         help="wheels for the offline boxes (make wheels)")

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-# bench/ is not an installed package: it runs from the repo root (make bench).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from bench import render, stats  # noqa: E402
-from bench.configs import VARIANT, scale_conf, scale_vip  # noqa: E402
-from bench.failover import longest_silence  # noqa: E402
-from bench.watch import parse_monitor  # noqa: E402
+from bench import render
+from bench.configs import VARIANT, scale_conf, scale_vip
+from bench.failover import longest_silence
+from bench.watch import parse_monitor
+from lab import stats
 
 
 def test_summary_counts_failures_apart():
@@ -154,7 +149,7 @@ Link watcher re-syncs: 0
 
 
 def test_parse_stats_keeps_sections_apart():
-    from bench.attack import parse_stats
+    from lab.attack import parse_stats
 
     ka = parse_stats(KEEPALIVED_STATS)
     assert ka["Packet Errors/Length"] == 3 and ka["Advertisements/Received"] == 7
@@ -173,7 +168,8 @@ def _kind_row(kind, *, moved=False, changes=0, counted=None, alive=True):
 
 
 def test_long_run_rows_judge_ours_and_show_keepalived_beside():
-    from bench import hostile, long_run
+    from bench import long_run
+    from lab import hostile
 
     kinds = list(hostile.KINDS)
     ours = [_kind_row(k, counted={"checksum": 10}) for k in kinds]

@@ -22,7 +22,7 @@ _BOX_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")  # the switch port p<name> must
 class Lab:
     """A virtual switch plus boxes. Use as a context manager; :meth:`close` removes everything.
 
-    ``persistent`` labs (``python -m astlinux_ha.lab up``) have no owner process, so sweep()
+    ``persistent`` labs (``python -m lab up``) have no owner process, so sweep()
     leaves them alone and only ``down`` removes them.
     """
 

@@ -1,4 +1,4 @@
-"""``python -m astlinux_ha.lab``: up, down, shell BOX, rehearse MASTER.conf BACKUP.conf, sweep."""
+"""``python -m lab``: up, down, shell BOX, rehearse MASTER.conf BACKUP.conf, sweep."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise
     print(f"lab {lab.name} is up:")
     for box in lab.boxes.values():
-        print(f"  {box.name:<8} {box.address:<16} python -m astlinux_ha.lab shell {box.name}")
-    print("remove it with: python -m astlinux_ha.lab down")
+        print(f"  {box.name:<8} {box.address:<16} python -m lab shell {box.name}")
+    print("remove it with: python -m lab down")
     return 0
 
 
@@ -89,7 +89,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m astlinux_ha.lab",
+    parser = argparse.ArgumentParser(prog="python -m lab",
                                      description="virtual AstLinux boxes on a virtual switch")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="create the seed's master, backup and client boxes; keep them")

@@ -28,7 +28,7 @@ from . import registry
 from ._host import LabError
 from .box import Box
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 # The box's Python: the system one, as on a box that has only what its image ships.
 BOX_PYTHON = "/usr/bin/python3"
 SERVICE_PATH = "/usr/local/sbin/service"

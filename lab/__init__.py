@@ -42,10 +42,10 @@ reboots (``shared_build()``: one wheelhouse and image per process). ``install_in
 wheelhouse)`` runs ``make install`` inside a box instead. ``service(box, verb, shell=None|"dash"|
 "ash")``, ``boot(box)``, ``shutdown(box)``, ``daemon_pids(box)``. ``service_walkthrough.
 run_service_walkthrough(lab, m_conf, b_conf)`` is the walk-through driven only through
-``service keepalived ...`` in the boxes; ``python -m astlinux_ha.lab.demo`` is ``make demo``.
+``service keepalived ...`` in the boxes; ``python -m lab.demo`` is ``make demo``.
 
 ``sweep()`` removes labs whose owner process is gone (crashed runs), and only those.
-Command line: ``python -m astlinux_ha.lab up | down | shell BOX | rehearse M.conf B.conf
+Command line: ``python -m lab up | down | shell BOX | rehearse M.conf B.conf
 [--daemon keepalived|astlinux-ha] | sweep``.
 """
 

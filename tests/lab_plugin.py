@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from .box import Box
-from .lab import Lab, sweep
+from lab.box import Box
+from lab.lab import Lab, sweep
 
 REQUIRED_TOOLS = ("ip", "nsenter", "unshare", "nft", "tcpdump", "ping")
 
