@@ -23,6 +23,7 @@ from astlinux_ha.config import EXIT_ERRORS, EXIT_FATAL, EXIT_OK, check
 from astlinux_ha.config import model as cfg
 from astlinux_ha.config.lexer import lex_file
 from astlinux_ha.config.parser import Statement, parse_lines
+from astlinux_ha.problems import Location
 
 
 class Level(enum.Enum):
@@ -38,8 +39,8 @@ class Finding:
 
     level: Level
     message: str
-    here: cfg.Location
-    there: cfg.Location
+    here: Location
+    there: Location
 
     def render(self) -> str:
         """``A:LINE: B:LINE: message``, ending in `` (warning)`` as ``-t`` lines do."""
@@ -53,7 +54,7 @@ class Lines:
     def __init__(self, path: str, config_id: str | None = None) -> None:
         statements, _ = parse_lines(lex_file(path, config_id).lines)
         self._blocks: dict[tuple[str, str], Statement] = {}
-        self._globals: dict[str, cfg.Location] = {}
+        self._globals: dict[str, Location] = {}
         for st in statements:
             if st.keyword in ("vrrp_instance", "vrrp_sync_group") and st.args:
                 self._blocks.setdefault((st.keyword, st.args[0]), st)
@@ -61,19 +62,19 @@ class Lines:
                 for item in st.block or ():
                     self._globals.setdefault(item.keyword, item.where)
 
-    def instance(self, inst: cfg.VrrpInstance, *keywords: str) -> cfg.Location:
+    def instance(self, inst: cfg.VrrpInstance, *keywords: str) -> Location:
         """The line of the first of ``keywords`` set in ``inst``, else its own line."""
         return self._in(("vrrp_instance", inst.name), keywords) or inst.where
 
-    def group(self, group: cfg.SyncGroup, *keywords: str) -> cfg.Location:
+    def group(self, group: cfg.SyncGroup, *keywords: str) -> Location:
         """The line of the first of ``keywords`` in sync group ``group``, else its own line."""
         return self._in(("vrrp_sync_group", group.name), keywords) or group.where
 
-    def global_(self, keyword: str, default: cfg.Location) -> cfg.Location:
+    def global_(self, keyword: str, default: Location) -> Location:
         """The line of global keyword ``keyword``, else ``default``."""
         return self._globals.get(keyword, default)
 
-    def _in(self, key: tuple[str, str], keywords: Sequence[str]) -> cfg.Location | None:
+    def _in(self, key: tuple[str, str], keywords: Sequence[str]) -> Location | None:
         block = self._blocks.get(key)
         if block is None:
             return None
@@ -156,9 +157,9 @@ def _no_counterpart(inst: cfg.VrrpInstance, other: cfg.Config) -> str:
             "its name or one of its VIPs)")
 
 
-def _file(config: cfg.Config) -> cfg.Location:
+def _file(config: cfg.Config) -> Location:
     """Where a finding about a whole file points: its first line."""
-    return cfg.Location(config.path, 1)
+    return Location(config.path, 1)
 
 
 def _instance_findings(a: Side, b: Side, x: cfg.VrrpInstance,
@@ -242,8 +243,8 @@ def _transport(a: Side, b: Side, x: cfg.VrrpInstance, y: cfg.VrrpInstance,
                       b.lines.global_("vrrp_check_unicast_src", y.where))
 
 
-def _ordered(first_is_a: bool, mine: cfg.Location,
-             theirs: cfg.Location) -> tuple[cfg.Location, cfg.Location]:
+def _ordered(first_is_a: bool, mine: Location,
+             theirs: Location) -> tuple[Location, Location]:
     """(first file's line, second file's line) from a side's own line and the other's."""
     return (mine, theirs) if first_is_a else (theirs, mine)
 

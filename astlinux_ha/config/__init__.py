@@ -25,11 +25,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from astlinux_ha.problems import Location, Problem, Severity
+
 from .build import build
 from .checks import complete
 from .host_checks import firewall_problems, interface_problems
 from .lexer import LexResult, lex_file, lex_text
-from .model import Config, Location, Problem, Severity
+from .model import Config
 from .parser import parse_lines
 from .script_security import ScriptCheck, ScriptReport, check_scripts
 from .values import Reporter

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from astlinux_ha.problems import Location
 from astlinux_ha.scripts.argv import CommandSyntaxError, split_command
 
 from .addresses import parse_peer, parse_route, parse_vip
@@ -21,7 +22,6 @@ from .model import (
     Fifo,
     Garp,
     GlobalDefs,
-    Location,
     Notifies,
     ScriptCommand,
     State,

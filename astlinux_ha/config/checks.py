@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 
+from astlinux_ha.problems import Location, Problem, Severity
+
 from .model import (
     AuthType,
     Config,
-    Location,
-    Problem,
-    Severity,
     State,
     SyncGroup,
     VirtualAddress,

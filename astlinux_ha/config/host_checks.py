@@ -13,7 +13,9 @@ import re
 import socket
 from collections.abc import Callable, Iterator
 
-from .model import Config, Location, Problem, Severity
+from astlinux_ha.problems import Location, Problem, Severity
+
+from .model import Config
 
 
 def _exists(name: str) -> bool:

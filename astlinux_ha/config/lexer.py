@@ -37,7 +37,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .model import Location, Problem, Severity
+from astlinux_ha.problems import Location, Problem, Severity
+
 from .preprocess import Preprocessor
 
 MAX_LINE = 1023  # keepalived's MAXBUF (1024) including the terminating NUL

@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from astlinux_ha.problems import Location, Problem, Severity
+
 from .lexer import Line
-from .model import Location, Problem, Severity
 
 # keepalived's deepest real block is ~5 levels (virtual_server > real_server > HTTP_GET > url);
 # past this, a block is skipped whole with one error instead of one per unclosed level.

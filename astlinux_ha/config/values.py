@@ -11,7 +11,9 @@ import ipaddress
 import re
 import socket
 
-from .model import IPAddress, Location, Problem, Severity
+from astlinux_ha.problems import Location, Problem, Severity
+
+from .model import IPAddress
 
 _DECIMAL = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")
 _TRUE = frozenset({"on", "true", "yes"})

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from astlinux_ha.config.model import Location, Problem, Severity
+from astlinux_ha.problems import Location, Problem, Severity
 
 
 class Reason(StrEnum):

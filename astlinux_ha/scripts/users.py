@@ -18,7 +18,7 @@ import os
 import pwd
 from dataclasses import dataclass
 
-from astlinux_ha.config.model import Location, Problem, Severity
+from astlinux_ha.problems import Location, Problem, Severity
 
 DEFAULT_SCRIPT_USER = "keepalived_script"
 

@@ -28,7 +28,7 @@ from astlinux_ha.config.lexer import (
     bounded_iglob,
     lex_file,
 )
-from astlinux_ha.config.model import Severity
+from astlinux_ha.problems import Severity
 
 T = TypeVar("T")
 MiB = 1024 * 1024

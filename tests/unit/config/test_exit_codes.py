@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from astlinux_ha.config import exit_code
-from astlinux_ha.config.model import Location, Problem, Severity
+from astlinux_ha.problems import Location, Problem, Severity
 
 W, E, F, S = Severity.WARNING, Severity.ERROR, Severity.FATAL, Severity.SECURITY
 

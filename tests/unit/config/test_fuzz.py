@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from astlinux_ha.config import CheckResult, ConfigError, check_text, load
-from astlinux_ha.config.model import Problem
+from astlinux_ha.problems import Problem
 
 SEED = Path(__file__).resolve().parents[3] / "etc" / "keepalived" / "keepalived.conf.master"
 SEED_TEXT = SEED.read_text()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from astlinux_ha.config import check_text
 from astlinux_ha.config.host_checks import interface_problems
-from astlinux_ha.config.model import Severity
+from astlinux_ha.problems import Severity
 
 TEXT = """vrrp_instance VI {
   interface eth0

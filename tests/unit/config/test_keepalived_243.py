@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from astlinux_ha.config import CheckResult, check, check_text
-from astlinux_ha.config.model import Severity
+from astlinux_ha.problems import Severity
 
 
 def inst(name: str, body: str, vrid: int | None = 1, iface: str | None = "eth0") -> str:

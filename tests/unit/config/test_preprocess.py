@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from astlinux_ha.config import check, check_text
-from astlinux_ha.config.model import Severity
 from astlinux_ha.config.preprocess import Preprocessor, default_config_id
+from astlinux_ha.problems import Severity
 
 BOTH = """$IF=eth0
 $VIP=10.10.50.244

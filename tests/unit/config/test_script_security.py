@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from astlinux_ha.config import check, check_scripts, check_text
-from astlinux_ha.config.model import Location, Severity
 from astlinux_ha.config.script_security import configured_scripts
+from astlinux_ha.problems import Location, Severity
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="switching script users needs root")
 

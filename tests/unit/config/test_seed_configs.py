@@ -12,7 +12,6 @@ from astlinux_ha.config import check, load
 from astlinux_ha.config.model import (
     Garp,
     GlobalDefs,
-    Location,
     Notifies,
     State,
     UnicastPeer,
@@ -20,6 +19,7 @@ from astlinux_ha.config.model import (
     VirtualAddress,
     VrrpInstance,
 )
+from astlinux_ha.problems import Location
 
 ETC = Path(__file__).resolve().parents[3] / "etc" / "keepalived"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from astlinux_ha.config.model import Location, Severity
+from astlinux_ha.problems import Location, Severity
 from astlinux_ha.scripts.notify import Notifier, NotifyScripts, fifo_line
 from astlinux_ha.scripts.runner import ScriptCommand, script_env
 from astlinux_ha.scripts.security import CheckedScript, Reason, Verdict, script_problems

@@ -7,7 +7,7 @@ import pwd
 
 import pytest
 
-from astlinux_ha.config.model import Location, Severity
+from astlinux_ha.problems import Location, Severity
 from astlinux_ha.scripts import users
 from astlinux_ha.scripts.users import (
     UserLookupError,
