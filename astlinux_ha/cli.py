@@ -11,48 +11,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TextIO
 
 from astlinux_ha import __version__
 from astlinux_ha.config import EXIT_FATAL, CheckResult, check
-from astlinux_ha.config.model import Config
-
-DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
-DEFAULT_PIDFILE = "/var/run/keepalived.pid"
-DEFAULT_VRRP_PIDFILE = "/var/run/vrrp.pid"
-DEFAULT_STATE_DIR = "/var/state/keepalived"
-# keepalived's: what the daemon and its scripts create is root's alone unless asked.
-DEFAULT_UMASK = 0o177
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    """The parsed command line, typed, as the daemon receives it."""
-
-    config_file: str = DEFAULT_CONFIG
-    dont_fork: bool = False
-    log_console: bool = False
-    log_detail: bool = False
-    log_facility: int | None = None  # -S N: LOG_LOCALN; None: the daemon facility
-    pid_file: str = DEFAULT_PIDFILE
-    vrrp_pid_file: str = DEFAULT_VRRP_PIDFILE
-    state_dir: str = DEFAULT_STATE_DIR
-    config_test: bool = False
-    status: bool = False  # --status: print the state dir's status table instead of running
-    release_vips: bool = True  # -V (--dont-release-vrrp) keeps VIPs on stop
-    no_respawn: bool = False
-    umask: int | None = None
-    config_id: str | None = None
-
-    def umask_for(self, config: Config) -> int:
-        """The umask of the daemon and its scripts: ``-u``, else the config's ``umask``,
-        else keepalived's 0177. keepalived lets the command line win (it logs "umask command
-        line option specified, ignoring config option")."""
-        if self.umask is not None:
-            return self.umask
-        g = config.global_defs
-        return g.umask if g.umask is not None else DEFAULT_UMASK
+from astlinux_ha.options import (
+    DEFAULT_CONFIG,
+    DEFAULT_PIDFILE,
+    DEFAULT_STATE_DIR,
+    DEFAULT_VRRP_PIDFILE,
+    Options,
+    load_for_run,
+)
 
 
 def _facility(text: str) -> int:
@@ -213,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = check(options.config_file, host=True, config_id=options.config_id)
         report(result)
         return result.exit_code
-    result = check(options.config_file, config_id=options.config_id)
+    result = load_for_run(options)
     if not result.runnable or result.config is None:
         report(result)
         print(f"astlinux-ha: {options.config_file}: configuration cannot run", file=sys.stderr)

@@ -19,9 +19,9 @@ import sys
 import daemon as python_daemon
 
 from astlinux_ha import pidfile
-from astlinux_ha.cli import Options
 from astlinux_ha.config import Config
 from astlinux_ha.logsetup import setup_logging
+from astlinux_ha.options import Options
 from astlinux_ha.supervisor import Supervisor
 
 EXIT_OK = 0

@@ -15,9 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from astlinux_ha import config as configmod
 from astlinux_ha import params as P
-from astlinux_ha.cli import Options
 from astlinux_ha.config import model as cfg
 from astlinux_ha.config.script_security import ScriptReport, check_scripts
 from astlinux_ha.instance import InstanceRunner, Shared, wall_clock
@@ -33,6 +31,7 @@ from astlinux_ha.net import (
     SocketPool,
     get_interface,
 )
+from astlinux_ha.options import Options, load_for_run
 from astlinux_ha.scripts.notify import Notifier, NotifyFifo, NotifyScripts
 from astlinux_ha.scripts.runner import ScriptCommand
 from astlinux_ha.scripts.track import TrackScript, TrackSpec, TrackStatus
@@ -532,7 +531,7 @@ class Supervisor:
         back as its problem lines alone: the model it built is freed here, in the thread, not
         on the loop.
         """
-        result = configmod.check(path, config_id=self.options.config_id)
+        result = load_for_run(self.options, path)
         lines = tuple(p.render() for p in result.problems)
         if not result.runnable or result.config is None:
             # Every line, not only the fatal one: "no instance left to run" is explained by

@@ -1,7 +1,8 @@
 """The umask of the daemon and its scripts: -u, else the config's, else keepalived's 0177."""
 
-from astlinux_ha.cli import DEFAULT_UMASK, parse_options
+from astlinux_ha.cli import parse_options
 from astlinux_ha.config.model import Config, GlobalDefs
+from astlinux_ha.options import DEFAULT_UMASK
 
 
 def config(umask: int | None = None) -> Config:
