@@ -13,8 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from astlinux_ha import __version__
-from astlinux_ha.config import EXIT_FATAL, CheckResult, check
+from astlinux_ha import __version__, preflight
+from astlinux_ha.config import EXIT_FATAL, CheckResult
 from astlinux_ha.options import (
     DEFAULT_CONFIG,
     DEFAULT_PIDFILE,
@@ -180,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_status(options.state_dir, sys.stdout)
     if options.config_test:
         # -t also checks every script as start-up would (exit 6 for a refused one).
-        result = check(options.config_file, host=True, config_id=options.config_id)
+        result = preflight.check(options.config_file, config_id=options.config_id)
         report(result)
         return result.exit_code
     result = load_for_run(options)

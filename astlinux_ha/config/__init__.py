@@ -4,18 +4,15 @@ Public API::
 
     load(path, config_id=None) -> Config  # raises ConfigError when the config cannot run
     check(path) -> CheckResult            # never raises: the config (if any) and every problem
-    check(path, host=True)                # ... plus checks against this host: every script's
-                                          #     enable_script_security verdict, interfaces exist
-    check_scripts(config) -> ScriptReport # per-script argv, user and verdict, and the problems
     exit_code(problems) -> int            # -t's code: 0 ok, 4 fatal, 6 security, 5 error
     ConfigError(problems)                 # .problems: the Problem list, each FILE:LINE: message
 
 Stages: :mod:`.lexer` (text to logical lines, includes; :mod:`.preprocess` does ``@ID`` lines
 and ``$NAME`` definitions) -> :mod:`.parser` (brace pairing) -> :mod:`.build` (keywords to
-:mod:`.model` dataclasses) -> :mod:`.checks` (keepalived's limits and derived values) ->
-optionally, checks against this host (``-t`` uses them): :mod:`.script_security` (every
-script through ``astlinux_ha.scripts``' security check, as keepalived does at start-up) and
-:mod:`.host_checks` (named interfaces exist; the firewall lets multicast VRRP in).
+:mod:`.model` dataclasses) -> :mod:`.checks` (keepalived's limits and derived values).
+Nothing here looks at the host beyond the files read: what only this host can answer (script
+security, users, interfaces, the firewall) is :mod:`astlinux_ha.preflight`'s, which ``-t``
+adds.
 """
 
 from __future__ import annotations
@@ -29,11 +26,9 @@ from astlinux_ha.problems import Location, Problem, Severity
 
 from .build import build
 from .checks import complete
-from .host_checks import firewall_problems, interface_problems
 from .lexer import LexResult, lex_file, lex_text
 from .model import Config
 from .parser import parse_lines
-from .script_security import ScriptCheck, ScriptReport, check_scripts
 from .values import Reporter
 
 EXIT_OK = 0
@@ -113,21 +108,14 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def check(path: str, *, host: bool = False, config_id: str | None = None) -> CheckResult:
+def check(path: str, *, config_id: str | None = None) -> CheckResult:
     """Read ``path`` (and its includes) and report every problem; never raises.
 
-    ``host=True`` adds what only this host can answer, as ``-t`` does: every configured
-    script through enable_script_security's checks (user lookups, path walks) and whether
-    the named interfaces exist. ``config_id`` picks the ``@ID`` lines (keepalived's ``-i``;
-    default the short host name).
+    ``config_id`` picks the ``@ID`` lines (keepalived's ``-i``; default the short host name).
+    ``astlinux_ha.preflight.check`` adds the checks against this host that ``-t`` makes.
     """
     with _no_gc():
-        result = _finish(path, lex_file(path, config_id))
-    if not host or result.config is None:
-        return result
-    found = (*interface_problems(result.config), *firewall_problems(result.config),
-             *check_scripts(result.config).problems)
-    return CheckResult(result.config, (*result.problems, *found))
+        return _finish(path, lex_file(path, config_id))
 
 
 def check_text(text: str, path: str = "<string>", config_id: str | None = None) -> CheckResult:
@@ -150,11 +138,8 @@ __all__ = [
     "ConfigError",
     "Location",
     "Problem",
-    "ScriptCheck",
-    "ScriptReport",
     "Severity",
     "check",
-    "check_scripts",
     "check_text",
     "exit_code",
     "load",

@@ -12,9 +12,9 @@ import dataclasses
 from typing import Any
 
 from astlinux_ha.problems import Location
-from astlinux_ha.scripts.argv import CommandSyntaxError, split_command
 
 from .addresses import parse_peer, parse_route, parse_vip
+from .argv import CommandSyntaxError, split_command
 from .model import (
     Authentication,
     AuthType,

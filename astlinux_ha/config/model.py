@@ -47,7 +47,7 @@ class ScriptCommand:
 
     keepalived splits a script line with quotes and escapes (``"..."``/``'...'`` removed,
     ``\\x41`` decoded), takes the second word as the command, and splits that word once more
-    when it runs the script: ``astlinux_ha.scripts.argv.split_command(command)`` gives argv.
+    when it runs the script: ``astlinux_ha.config.argv.split_command(command)`` gives argv.
     """
 
     command: str

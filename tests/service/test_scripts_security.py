@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.scripts.argv import split_command
+from astlinux_ha.config.argv import split_command
 from astlinux_ha.scripts.security import CheckedScript, Reason, check_script, script_problems
 from astlinux_ha.scripts.users import resolve_user
 

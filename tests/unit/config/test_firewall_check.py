@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from astlinux_ha.config import check_text
-from astlinux_ha.config.host_checks import firewall_problems
+from astlinux_ha.preflight.host_checks import firewall_problems
 from lab.daemons import without_unicast
 
 SEED = Path(__file__).resolve().parents[3] / "etc"

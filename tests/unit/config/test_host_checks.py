@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from astlinux_ha.config import check_text
-from astlinux_ha.config.host_checks import interface_problems
+from astlinux_ha.preflight.host_checks import interface_problems
 from astlinux_ha.problems import Severity
 
 TEXT = """vrrp_instance VI {

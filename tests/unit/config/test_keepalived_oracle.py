@@ -3,7 +3,7 @@
 Random edits (seeded, so reproducible) of a config that exercises most keywords; for each,
 ``keepalived -t`` exits 0 exactly when ours does (our warnings may say more). Interfaces that
 do not exist are left out of the comparison on purpose (we warn, keepalived errors: see
-host_checks), as are script checks (keepalived's -t does not run them).
+preflight.host_checks), as are script checks (keepalived's -t does not run them).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.config import check
+from astlinux_ha.preflight import check as host_check
 
 KEEPALIVED = shutil.which("keepalived")
 IFF_LOOPBACK = 0x8
@@ -144,7 +144,7 @@ def test_base_config_is_clean_for_both(tmp_path: Path) -> None:
     path.write_text(base())
     theirs = subprocess.run([KEEPALIVED, "-t", "-f", str(path)], capture_output=True, text=True)
     assert (theirs.returncode, theirs.stderr) == (0, "")
-    assert check(str(path), host=True).problems == ()
+    assert host_check(str(path)).problems == ()
 
 
 def test_clean_or_not_agrees_with_keepalived(tmp_path: Path) -> None:
@@ -157,7 +157,7 @@ def test_clean_or_not_agrees_with_keepalived(tmp_path: Path) -> None:
         )
         if "doesn't exist" in theirs.stderr:
             continue  # an edit renamed an interface: a deliberate difference
-        ours = check(str(path), host=True)
+        ours = host_check(str(path))
         # Our warnings (exit 0) may say more than keepalived does; exit codes must agree.
         if (theirs.returncode == 0) != (ours.exit_code == 0):
             disagreements.append(
@@ -225,7 +225,7 @@ def test_243_cases_against_227(tmp_path: Path, case: str) -> None:
     theirs = subprocess.run(
         [KEEPALIVED, "-t", "-f", str(path)], capture_output=True, text=True, timeout=30
     )
-    ours = check(str(path), host=True)
+    ours = host_check(str(path))
     if case in CLEAN_IN_243:
         # 2.2.7 reports what 2.4.3 accepts: 2.4.3 wins.
         assert theirs.returncode != 0 and ours.exit_code == 0, (theirs.stderr, ours.problems)

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from astlinux_ha.config import check, check_scripts, check_text
-from astlinux_ha.config.script_security import configured_scripts
+from astlinux_ha.config import check, check_text
+from astlinux_ha.preflight import check as host_check
+from astlinux_ha.preflight import check_scripts
+from astlinux_ha.preflight.script_security import configured_scripts
 from astlinux_ha.problems import Location, Severity
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="switching script users needs root")
@@ -54,7 +56,7 @@ def test_safe_script_passes_and_gets_argv_and_user(tmp_path: Path) -> None:
     script = make_script(tmp_path)
     path = tmp_path / "k.conf"
     path.write_text(conf(f"  notify_master \"{script} 'a b' c\"\n"))
-    result = check(str(path), host=True)
+    result = host_check(str(path))
     assert result.problems == ()
     assert result.config is not None
     report = check_scripts(result.config)
@@ -72,7 +74,7 @@ def test_script_in_world_writable_dir_is_a_security_problem(tmp_path: Path) -> N
     script = make_script(unsafe)
     path = tmp_path / "k.conf"
     path.write_text(conf(f"  notify_master {script}\n"))
-    result = check(str(path), host=True)
+    result = host_check(str(path))
     assert result.exit_code == 6
     (problem,) = [p for p in result.problems if p.severity is Severity.SECURITY]
     line = path.read_text().splitlines().index(f"  notify_master {script}") + 1
@@ -85,7 +87,7 @@ def test_scripts_without_script_security_are_a_violation(tmp_path: Path) -> None
     script = make_script(tmp_path)
     path = tmp_path / "k.conf"
     path.write_text(conf(f"  notify_master {script}\n", "global_defs {\n  script_user root\n}\n"))
-    result = check(str(path), host=True)
+    result = host_check(str(path))
     assert result.exit_code == 6
     assert any("SECURITY VIOLATION" in p.message for p in result.problems)
 
@@ -95,7 +97,7 @@ def test_unknown_script_user_drops_the_script(tmp_path: Path) -> None:
     script = make_script(tmp_path)
     path = tmp_path / "k.conf"
     path.write_text(conf(f"  notify_master {script} no_such_user_here\n"))
-    result = check(str(path), host=True)
+    result = host_check(str(path))
     assert result.exit_code == 5
     assert any("no_such_user_here" in p.message for p in result.problems)
     assert result.config is not None
@@ -117,13 +119,13 @@ def test_scripts_are_not_checked_unless_asked(tmp_path: Path) -> None:
     path = tmp_path / "k.conf"
     path.write_text(conf("  notify_master /nonexistent/x.sh\n"))
     assert check(str(path)).exit_code == 0
-    assert check(str(path), host=True).exit_code != 0
+    assert host_check(str(path)).exit_code != 0
 
 
 def test_unknown_script_user_is_an_error_even_without_scripts(tmp_path: Path) -> None:
     path = tmp_path / "k.conf"
     path.write_text("global_defs {\n  script_user no_such_user_here\n}\n")
-    result = check(str(path), host=True)
+    result = host_check(str(path))
     assert result.exit_code == 5
     assert [p.render() for p in result.problems] == [
         f"{path}:2: Script user 'no_such_user_here' does not exist (warning)",

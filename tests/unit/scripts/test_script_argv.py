@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from astlinux_ha.scripts.argv import CommandSyntaxError, split_command
+from astlinux_ha.config.argv import CommandSyntaxError, split_command
 
 
 @pytest.mark.parametrize(

@@ -13,15 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from astlinux_ha.config.argv import CommandSyntaxError, split_command
+from astlinux_ha.config.model import Config, Notifies, ScriptCommand
 from astlinux_ha.problems import Problem, Severity
-
-# Modules, not names: astlinux_ha.scripts imports config.model (whose package imports this
-# module), so names are looked up at call time whichever side is imported first.
 from astlinux_ha.scripts import security as sec
 from astlinux_ha.scripts import users
-from astlinux_ha.scripts.argv import CommandSyntaxError, split_command
-
-from .model import Config, Notifies, ScriptCommand
 
 _NOTIFY_KINDS = (
     ("master", "notify_master"),

@@ -13,9 +13,8 @@ import re
 import socket
 from collections.abc import Callable, Iterator
 
+from astlinux_ha.config.model import Config
 from astlinux_ha.problems import Location, Problem, Severity
-
-from .model import Config
 
 
 def _exists(name: str) -> bool:
