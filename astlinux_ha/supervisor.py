@@ -17,13 +17,12 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from astlinux_ha import config as configmod
-from astlinux_ha.cli import Options
 from astlinux_ha.config import model as cfg
-from astlinux_ha.config.script_security import check_scripts
 from astlinux_ha.instance import InstanceRunner, Shared
 from astlinux_ha.memory import settle_heap, tidy_after_change
 from astlinux_ha.net import AddressEvent, LinkEvent, Received
+from astlinux_ha.options import Options, load_for_run
+from astlinux_ha.preflight.script_security import check_scripts
 from astlinux_ha.runtime import plan as P
 from astlinux_ha.runtime import records
 from astlinux_ha.runtime.demux import Demux, address_event, link_event, track_event, tracking
@@ -431,7 +430,7 @@ class Supervisor:
         back as its problem lines alone: the model it built is freed here, in the thread, not
         on the loop.
         """
-        result = configmod.check(path, config_id=self.options.config_id)
+        result = load_for_run(self.options, path)
         lines = tuple(p.render() for p in result.problems)
         if not result.runnable or result.config is None:
             # Every line, not only the fatal one: "no instance left to run" is explained by

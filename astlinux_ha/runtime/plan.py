@@ -1,17 +1,24 @@
-"""From the config model to what the VRRP core and the network edge take.
+"""From the config model to what the VRRP core, the network edge and the scripts take.
 
 The core and the edge each have their own small parameter types, so neither depends on the
-config model; this module is the one place that knows both sides.
+config model; this module is the one place that knows both sides. It also plans a whole
+config's start: which scripts may run (from verdicts already taken), which track scripts and
+sync groups form, which FIFOs open and what each new instance starts with down, from a
+snapshot of the host's facts passed in as a value.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from astlinux_ha.config import model as cfg
 from astlinux_ha.net import SocketKey, Vip, VirtualRoute, scope_id
 from astlinux_ha.net.vrrp_socket import Mode
+from astlinux_ha.preflight import ScriptReport
+from astlinux_ha.scripts import runner, track
+from astlinux_ha.scripts.notify import NotifyScripts
 from astlinux_ha.vrrp import model as core
 from astlinux_ha.vrrp.ah import IPPROTO_AH
 from astlinux_ha.vrrp.packet import AuthType
@@ -238,3 +245,117 @@ def receive_params(config: cfg.Config, p: InstancePlan) -> ReceiveParams:
         skip_check_adv_addr=inst.skip_check_adv_addr or g.vrrp_skip_check_adv_addr,
         mcast_group=mcast_group(config, inst),
     )
+
+
+# ------------------------------------------------------------ a whole config's start
+
+
+@dataclass(frozen=True)
+class ScriptPlan:
+    """The verdicts on one config's scripts: what may run, taken anew at start and on every
+    reload, so a script made unsafe since the last one stops running from that moment."""
+
+    report: ScriptReport
+    # Keyed by the config item's source location: it names the line the verdict was taken
+    # on, and survives a model copied or rebuilt (an object's id() did not).
+    commands: Mapping[cfg.Location, runner.ScriptCommand]
+    usable: frozenset[str]  # vrrp_script names whose script passed
+
+    @classmethod
+    def from_report(cls, config: cfg.Config, report: ScriptReport) -> ScriptPlan:
+        """The runnable commands of ``report`` (check_scripts' verdicts on ``config``)."""
+        commands: dict[cfg.Location, runner.ScriptCommand] = {}
+        for chk in report.checks:
+            if chk.runnable and chk.argv is not None and chk.user is not None:
+                assert chk.verdict is not None  # runnable says so
+                cmd = runner.ScriptCommand.from_verdict(chk.argv, chk.verdict, chk.user)
+                if cmd is not None:
+                    commands[chk.script.command.where] = cmd
+        usable = frozenset(
+            s.name for s in config.scripts
+            if s.script is not None and s.script.where in commands
+        )
+        return cls(report, commands, usable)
+
+    def command(self, item: cfg.ScriptCommand | None) -> runner.ScriptCommand | None:
+        """What runs for a configured script: None when absent or refused."""
+        return self.commands.get(item.where) if item is not None else None
+
+    def notify_scripts(self, n: cfg.Notifies) -> NotifyScripts:
+        """An instance's or group's notify block with today's verdicts."""
+        get = self.command
+        return NotifyScripts(
+            master=get(n.master), backup=get(n.backup), fault=get(n.fault), stop=get(n.stop),
+            deleted=get(n.deleted), master_rx_lower_pri=get(n.master_rx_lower_pri),
+            generic=get(n.generic), notify_deleted=n.deleted is not None or n.report_deleted,
+        )
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What the host looks like at one moment: links up, addresses present (as strings)."""
+
+    links_up: frozenset[str]
+    addresses: frozenset[str]
+
+
+@dataclass(frozen=True)
+class FifoPlan:
+    """A notify FIFO to open: its path, reader script and owner as configured."""
+
+    path: str
+    script: runner.ScriptCommand | None
+    user: str | None
+    group: str | None
+    where: cfg.Location
+
+
+def fifos(config: cfg.Config, scripts: ScriptPlan) -> tuple[FifoPlan, ...]:
+    """notify_fifo then vrrp_notify_fifo, each with its reader script if it passed."""
+    g = config.global_defs
+    return tuple(
+        FifoPlan(fifo.path, scripts.command(script), fifo.user, fifo.group, fifo.where)
+        for fifo, script in ((g.notify_fifo, g.notify_fifo_script),
+                             (g.vrrp_notify_fifo, g.vrrp_notify_fifo_script))
+        if fifo is not None
+    )
+
+
+def track_scripts(config: cfg.Config, scripts: ScriptPlan,
+                  tracked: Iterable[TrackSpec]) -> tuple[track.TrackSpec, ...]:
+    """The vrrp_scripts to run, in config order: those that passed and that some running
+    instance tracks (``tracked``: every running instance's tracks)."""
+    wanted = {t.name for t in tracked if t.kind is TrackKind.SCRIPT}
+    return tuple(
+        track.TrackSpec(scr.name, scripts.commands[scr.script.where], scr.interval,
+                        scr.timeout, scr.rise, scr.fall, scr.init_fail)
+        for scr in config.scripts
+        if scr.name in scripts.usable and scr.name in wanted and scr.script is not None
+    )
+
+
+def groups(config: cfg.Config,
+           running: Collection[str]) -> tuple[tuple[cfg.SyncGroup, tuple[str, ...]], ...]:
+    """Each sync group with its running members, in config order; a group none of whose
+    members runs is left out."""
+    out = []
+    for group in config.sync_groups:
+        members = tuple(n for n in group.members if n in running)
+        if members:
+            out.append((group, members))
+    return tuple(out)
+
+
+def initial_down(config: cfg.Config, tracks: Iterable[TrackSpec],
+                 running_scripts: Collection[str], facts: HostFacts) -> frozenset[core.TrackKey]:
+    """What a starting instance counts as down: tracked links not up, tracked source
+    addresses the box lacks, and each running track script with init_fail."""
+    down: set[core.TrackKey] = set()
+    for t in tracks:
+        if t.kind is TrackKind.INTERFACE and t.name not in facts.links_up:
+            down.add(t.key)
+        elif t.kind is TrackKind.ADDRESS and t.name not in facts.addresses:
+            down.add(t.key)
+    down.update((TrackKind.SCRIPT, s.name) for s in config.scripts
+                if s.init_fail and s.name in running_scripts)
+    return frozenset(down)
