@@ -5,5 +5,6 @@ from lab_plugin import (  # noqa: F401  (pytest finds fixtures and hooks here)
     image_lab,
     lab,
     pytest_runtest_makereport,
+    pytest_runtest_setup,
     seed_lab,
 )

@@ -22,10 +22,20 @@ from lab.lab import Lab, sweep
 REQUIRED_TOOLS = ("ip", "nsenter", "unshare", "nft", "tcpdump", "ping")
 
 
+ROOT_REASON = "needs root and network namespaces"
+
+
+def root_skip_reason() -> str | None:
+    """Why a test that needs root cannot run here, or None when it can: the one gate every
+    root test goes through (the ``root`` marker, and the lab fixtures by lab_skip_reason)."""
+    return None if os.geteuid() == 0 else ROOT_REASON
+
+
 def lab_skip_reason() -> str | None:
     """Why lab tests cannot run here, or None when they can."""
-    if os.geteuid() != 0:
-        return "the lab needs root (network and mount namespaces)"
+    reason = root_skip_reason()
+    if reason:
+        return reason
     missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
     if missing:
         return f"the lab needs {', '.join(missing)} (run make deps)"
@@ -38,6 +48,14 @@ def _lab_session() -> None:
     if reason:
         pytest.skip(reason)
     sweep()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.root``: skipped, with the one reason, when not run as root."""
+    if item.get_closest_marker("root") is not None:
+        reason = root_skip_reason()
+        if reason:
+            pytest.skip(reason)
 
 
 @pytest.hookimpl(hookwrapper=True)

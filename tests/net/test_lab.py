@@ -10,15 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from lab_plugin import lab_skip_reason
 
 from lab import Lab, registry, sweep
 from lab._host import netns_inode, sh
 from lab.capture import read_vrrp_pcap
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(lab_skip_reason() is not None,
-                                 reason=lab_skip_reason() or "")]
+pytestmark = [pytest.mark.root, pytest.mark.usefixtures("_lab_session")]
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import re
 
 import pytest
@@ -14,10 +13,7 @@ from astlinux_ha.net.interfaces import get_interface
 from astlinux_ha.net.netlink import Netlink
 from lab.netns import NetnsLoop, Wire, ns_sh, sh
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="netlink changes and namespaces need root"),
-]
+pytestmark = [pytest.mark.root]
 
 VIP = Vip(ipaddress.ip_address("10.77.0.244"), 32, "eth0", label="eth0:10")
 VIP6 = Vip(ipaddress.ip_address("fd77::244"), 64, "eth0", nodad=True)

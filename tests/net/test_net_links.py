@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import subprocess
 import time
 
@@ -14,10 +13,7 @@ import pytest
 from astlinux_ha.net.links import AddressEvent, LinkEvent, LinkWatcher
 from lab.netns import NetnsLoop, Wire, ns_sh, sh
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="netlink in namespaces needs root"),
-]
+pytestmark = [pytest.mark.root]
 
 
 class Recorder:

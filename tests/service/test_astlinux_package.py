@@ -33,7 +33,6 @@ REPO = Path(__file__).resolve().parents[2]
 ASTLINUX = REPO / "astlinux"
 PKG = ASTLINUX / "package" / "astlinux-ha"
 BOX_PYTHON = "/usr/bin/python3"
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="boxes need root")
 
 # The part of AstLinux's package/Makefile.package.in that astlinux-ha.mk's install step uses.
 STUB = r"""
@@ -204,7 +203,7 @@ def test_install_lays_out_keepalived_s_paths_and_uninstall_removes_them(tmp_path
 CODE_FROM = re.compile(r"^# code object from '?(?P<path>[^']+?)'?$", re.M)
 
 
-@needs_root
+@pytest.mark.root
 def test_walkthrough_on_the_package_image_runs_from_its_pyc_files(lab: Lab, image: Build):
     master = boot_box(lab, image, "master", "10.10.50.62/24")
     boot_box(lab, image, "backup", "10.10.50.65/24")
@@ -239,7 +238,7 @@ def test_walkthrough_on_the_package_image_runs_from_its_pyc_files(lab: Lab, imag
     assert astlinux.service(master, "stop").returncode == 0
 
 
-@needs_root
+@pytest.mark.root
 def test_boot_and_shutdown_run_the_package_s_daemon_with_boot_s_path(lab: Lab, image: Build):
     box = boot_box(lab, image, "ha", "10.10.50.62/24")
     # Root in a directory others can write, holding a planted package: `python3 -m` would put

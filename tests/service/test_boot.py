@@ -8,7 +8,6 @@ with ``init`` and ``rc shutdown`` every K* with ``stop``, with boot's minimal PA
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -17,8 +16,7 @@ import pytest
 from lab import SEED_VIP, Lab, astlinux
 from lab.astlinux import KD_CONF, daemon_pids, service
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0,
-                                reason="boot tests run in lab boxes, which need root")
+pytestmark = [pytest.mark.root]
 
 REPO = Path(__file__).resolve().parents[2]
 CONFS = {"master": (REPO / "etc/keepalived/keepalived.conf.master").read_text(),

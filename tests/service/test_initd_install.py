@@ -11,8 +11,7 @@ import pytest
 from lab import Lab, astlinux
 from lab.astlinux import daemon_pids, service
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0,
-                                reason="installs run in lab boxes, which need root")
+pytestmark = [pytest.mark.root]
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALLED = ["/usr/local/lib/astlinux-ha/bin/python", "/usr/local/sbin/astlinux-ha",

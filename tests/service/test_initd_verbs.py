@@ -23,8 +23,7 @@ from lab import Lab
 from lab.astlinux import KD_CONF, PIDFILE, SEED_MASTER, daemon_pids, service
 from lab.daemons import without_unicast
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0,
-                                reason="service tests run in lab boxes, which need root")
+pytestmark = [pytest.mark.root]
 
 REPO = Path(__file__).resolve().parents[2]
 VIP = "10.10.50.244"

@@ -7,7 +7,6 @@ the priority edit applied with ``service keepalived restart``, the master stoppe
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,7 @@ import pytest
 from lab import Lab, astlinux
 from lab.service_walkthrough import run_service_walkthrough
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0,
-                                reason="the walk-through runs in lab boxes, which need root")
+pytestmark = [pytest.mark.root]
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ from astlinux_ha.scripts.runner import ScriptCommand, run_with_timeout
 from astlinux_ha.scripts.track import TrackScript, TrackSpec, TrackStatus
 from astlinux_ha.scripts.users import resolve_user
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run scripts as nobody")
+pytestmark = [pytest.mark.root]
 
 RECORDER = """#!/bin/sh
 {

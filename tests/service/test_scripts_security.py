@@ -25,7 +25,7 @@ from astlinux_ha.config.argv import split_command
 from astlinux_ha.scripts.security import CheckedScript, Reason, check_script, script_problems
 from astlinux_ha.scripts.users import resolve_user
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown files to nobody")
+pytestmark = [pytest.mark.root]
 
 NOBODY = 65534
 NOGROUP = 65534

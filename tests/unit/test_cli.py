@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -159,7 +158,7 @@ def test_status_prints_the_state_dir_table(
     assert cli.main(["--status", "--state-dir", str(tmp_path / "none")]) == 3
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="script user checks need root")
+@pytest.mark.root
 def test_config_test_refused_script_exits_6(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -307,7 +307,6 @@ def test_a_write_lock_on_a_stale_file_of_ours_counts_as_a_racing_start(tmp_path)
 # file itself, through a 0755 directory as /var/run is; it reports on a pipe once it holds
 # its lock (or, for a blocking one, once it waits and again once it got it).
 NOBODY = pwd.getpwnam("nobody")
-as_root = pytest.mark.skipif(os.geteuid() != 0, reason="becoming user nobody needs root")
 
 
 def _flock_sh(fd: int) -> None:
@@ -423,7 +422,7 @@ def assert_started_despite(path, attacker: Attacker) -> None:
     attacker.stop()
 
 
-@as_root
+@pytest.mark.root
 @pytest.mark.parametrize("lock", sorted(USER_LOCKS))
 def test_a_users_lock_on_a_stale_file_neither_blocks_a_start_nor_fakes_a_daemon(run_dir, lock):
     path = stale_file(run_dir)
@@ -435,7 +434,7 @@ def test_a_users_lock_on_a_stale_file_neither_blocks_a_start_nor_fakes_a_daemon(
         attacker.stop()
 
 
-@as_root
+@pytest.mark.root
 @pytest.mark.parametrize("wait", sorted(USER_WAITS))
 def test_a_user_waiting_on_the_daemons_file_gets_only_a_stale_file(run_dir, wait):
     # The review's way to a stale file with a user's lock on it: wait on the live daemon's
@@ -466,7 +465,7 @@ def test_a_user_waiting_on_the_daemons_file_gets_only_a_stale_file(run_dir, wait
             attacker.stop()
 
 
-@as_root
+@pytest.mark.root
 @pytest.mark.parametrize("attempt", ["open-for-writing", "ofd-write-lock", "posix-write-lock"])
 def test_a_user_cannot_take_a_write_lock_on_roots_pid_file(run_dir, attempt):
     path = stale_file(run_dir)
@@ -487,7 +486,7 @@ def test_a_user_cannot_take_a_write_lock_on_roots_pid_file(run_dir, attempt):
         attacker.stop()
 
 
-@as_root
+@pytest.mark.root
 def test_a_users_write_lock_on_a_file_others_can_write_is_no_daemon(run_dir):
     # Not a file of ours as we write it, but if one were world-writable, a write lock on it
     # proves nothing: only a file that nobody else can open for writing is judged by its lock.

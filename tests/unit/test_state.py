@@ -171,9 +171,8 @@ def test_a_state_dir_that_is_a_symlink_is_refused(tmp_path, logger, caplog):
     assert any("is a symlink" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.root
 def test_a_state_dir_owned_by_someone_else_is_refused(tmp_path, logger, caplog):
-    if os.geteuid() != 0:
-        pytest.skip("needs root to give the directory to another user")
     foreign = tmp_path / "state"
     foreign.mkdir()
     os.chown(foreign, 65534, 65534)

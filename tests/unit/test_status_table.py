@@ -127,7 +127,7 @@ def test_print_status_refuses_a_hard_link(tmp_path, capsys):
         read_bounded(secret)  # the same inode under its own name: two names all the same
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file away needs root")
+@pytest.mark.root
 def test_print_status_refuses_a_file_someone_else_owns(tmp_path, capsys):
     (tmp_path / "status.json").write_text(json.dumps(STATUS))
     os.chown(tmp_path / "status.json", 65534, 65534)  # planted by user nobody

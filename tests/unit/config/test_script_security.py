@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,6 @@ from astlinux_ha.preflight import check as host_check
 from astlinux_ha.preflight import check_scripts
 from astlinux_ha.preflight.script_security import configured_scripts
 from astlinux_ha.problems import Location, Severity
-
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="switching script users needs root")
 
 GLOBALS = "global_defs {\n  enable_script_security\n  script_user root\n}\n"
 
@@ -51,7 +48,7 @@ def test_every_script_is_listed_with_its_keyword() -> None:
     ]
 
 
-@needs_root
+@pytest.mark.root
 def test_safe_script_passes_and_gets_argv_and_user(tmp_path: Path) -> None:
     script = make_script(tmp_path)
     path = tmp_path / "k.conf"
@@ -66,7 +63,7 @@ def test_safe_script_passes_and_gets_argv_and_user(tmp_path: Path) -> None:
     assert master.runnable
 
 
-@needs_root
+@pytest.mark.root
 def test_script_in_world_writable_dir_is_a_security_problem(tmp_path: Path) -> None:
     unsafe = tmp_path / "open"
     unsafe.mkdir()
@@ -82,7 +79,7 @@ def test_script_in_world_writable_dir_is_a_security_problem(tmp_path: Path) -> N
     assert "Unsafe permissions" in problem.message
 
 
-@needs_root
+@pytest.mark.root
 def test_scripts_without_script_security_are_a_violation(tmp_path: Path) -> None:
     script = make_script(tmp_path)
     path = tmp_path / "k.conf"
@@ -92,7 +89,7 @@ def test_scripts_without_script_security_are_a_violation(tmp_path: Path) -> None
     assert any("SECURITY VIOLATION" in p.message for p in result.problems)
 
 
-@needs_root
+@pytest.mark.root
 def test_unknown_script_user_drops_the_script(tmp_path: Path) -> None:
     script = make_script(tmp_path)
     path = tmp_path / "k.conf"
