@@ -192,8 +192,8 @@ def _auth(x: cfg.VrrpInstance, y: cfg.VrrpInstance, at) -> Iterator[Finding]:
     if x.version != 2 and y.version != 2:
         return
     ax, ay = x.authentication, y.authentication
-    kind_x = ax.auth_type.value if ax else "none"
-    kind_y = ay.auth_type.value if ay else "none"
+    kind_x = ax.auth_type.name if ax else "none"
+    kind_y = ay.auth_type.name if ay else "none"
     if kind_x != kind_y:
         yield at(Level.ERROR, f"authentication {kind_x} here, {kind_y} there: the adverts "
                  "are dropped", "authentication")

@@ -512,7 +512,7 @@ def _authentication(rep: Reporter, st: Statement) -> Authentication | None:
         )
         if item.keyword == "auth_type":
             if value in ("PASS", "AH"):
-                auth_type = AuthType(value)
+                auth_type = AuthType[value]
             elif value is not None:
                 rep.error(item.where, f"auth_type '{value}' invalid - must be PASS or AH")
         elif item.keyword == "auth_pass":

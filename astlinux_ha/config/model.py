@@ -13,8 +13,16 @@ from dataclasses import dataclass, field
 
 from astlinux_ha.problems import NOWHERE, Location
 
+# The core's own types where the config means the same thing: one type per concept.
+from astlinux_ha.vrrp.model import Garp
+from astlinux_ha.vrrp.packet import AuthType
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# keepalived's garp defaults as a config has them: the burst after a lower-priority advert is
+# the master burst (vrrp_complete_init), where the core's own default is no burst.
+KEEPALIVED_GARP = Garp(lower_prio_delay=5.0, lower_prio_repeat=5)
 
 
 class State(enum.Enum):
@@ -22,14 +30,6 @@ class State(enum.Enum):
 
     MASTER = "MASTER"
     BACKUP = "BACKUP"
-
-
-class AuthType(enum.Enum):
-    """VRRPv2 authentication; AH is accepted as keepalived does but rarely used."""
-
-    NONE = "NONE"
-    PASS = "PASS"
-    AH = "AH"
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,23 +207,6 @@ class Authentication:
 
 
 @dataclass(frozen=True, slots=True)
-class Garp:
-    """Gratuitous ARP / unsolicited NA timing. Seconds; repeat counts are message counts."""
-
-    master_delay: float = 5.0
-    master_repeat: int = 5
-    master_refresh: float = 0.0
-    master_refresh_repeat: int = 1
-    # After a lower-priority advert while master. keepalived's default is the *global* garp
-    # delay/repeat (not an instance's override); 0 in strict mode.
-    lower_prio_delay: float = 5.0
-    lower_prio_repeat: int = 5
-    interval: float = 0.0  # between ARPs of one burst (vrrp_garp_interval)
-    na_interval: float = 0.0  # between NAs of one burst (vrrp_gna_interval)
-    min_garp: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class VrrpInstance:
     """A ``vrrp_instance`` block with keepalived's defaults and derived values applied.
 
@@ -259,7 +242,7 @@ class VrrpInstance:
     track_src_ip: bool = False
     notifies: Notifies = field(default_factory=Notifies)
     notify_priority_changes: bool = False
-    garp: Garp = field(default_factory=Garp)
+    garp: Garp = KEEPALIVED_GARP
     down_timer_adverts: int = 3
     lower_prio_no_advert: bool = False
     higher_prio_send_advert: bool = False
@@ -316,7 +299,7 @@ class GlobalDefs:
     vrrp_check_unicast_src: bool = False
     vrrp_mcast_group4: ipaddress.IPv4Address = ipaddress.IPv4Address("224.0.0.18")
     vrrp_mcast_group6: ipaddress.IPv6Address = ipaddress.IPv6Address("ff02::12")
-    garp: Garp = field(default_factory=Garp)
+    garp: Garp = KEEPALIVED_GARP
     vrrp_version: int = 2
     vrrp_skip_check_adv_addr: bool = False
     vrrp_strict: bool = False

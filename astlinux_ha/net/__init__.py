@@ -39,8 +39,8 @@ from .addresses import (
     SCOPES,
     AddressManager,
     Failure,
+    KernelRoute,
     Vip,
-    VirtualRoute,
     broadcast_for,
     scope_id,
 )
@@ -80,7 +80,7 @@ __all__ = [
     "SendError",
     "SocketKey",
     "SocketPool",
-    "VirtualRoute",
+    "KernelRoute",
     "Vip",
     "VrrpSocket",
     "broadcast_for",

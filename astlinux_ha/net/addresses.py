@@ -75,7 +75,7 @@ def broadcast_for(address: ipaddress.IPv4Address, prefixlen: int) -> ipaddress.I
 
 
 @dataclass(frozen=True)
-class VirtualRoute:
+class KernelRoute:
     """One ``virtual_routes`` line: ``DST [via GW] [dev IF] [src IP] [metric N] [table T]``.
 
     ``kind`` is ``unicast`` or one of ``blackhole``, ``unreachable``, ``prohibit`` (no gateway
@@ -106,7 +106,7 @@ class VirtualRoute:
 class Failure:
     """An operation that did not happen, and why (for the log)."""
 
-    item: Vip | VirtualRoute
+    item: Vip | KernelRoute
     reason: str
 
 
@@ -175,7 +175,7 @@ class AddressManager:
             log.warning("cannot remove leftover VIP %s: %s", failure.item, failure.reason)
         return ordered
 
-    async def add_routes(self, routes: Iterable[VirtualRoute]) -> list[Failure]:
+    async def add_routes(self, routes: Iterable[KernelRoute]) -> list[Failure]:
         """Install every route; an identical route already there is not a failure."""
         failures = []
         for route in routes:
@@ -186,7 +186,7 @@ class AddressManager:
                 failures.append(Failure(route, describe_error(exc)))
         return failures
 
-    async def remove_routes(self, routes: Iterable[VirtualRoute]) -> list[Failure]:
+    async def remove_routes(self, routes: Iterable[KernelRoute]) -> list[Failure]:
         """Remove every route; one already gone (ESRCH) is not a failure."""
         failures = []
         for route in routes:
@@ -206,7 +206,7 @@ class AddressManager:
             raise LookupError(f"no interface {ifname}")
         return index
 
-    async def _route_args(self, route: VirtualRoute) -> dict[str, object]:
+    async def _route_args(self, route: KernelRoute) -> dict[str, object]:
         args: dict[str, object] = {
             "dst": str(route.dst),
             "family": socket.AF_INET if route.dst.version == 4 else socket.AF_INET6,

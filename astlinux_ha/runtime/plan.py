@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from astlinux_ha.config import model as cfg
-from astlinux_ha.net import SocketKey, Vip, VirtualRoute, scope_id
+from astlinux_ha.net import KernelRoute, SocketKey, Vip, scope_id
 from astlinux_ha.net.vrrp_socket import Mode
 from astlinux_ha.preflight import ScriptReport
 from astlinux_ha.scripts import runner, track
@@ -31,8 +31,6 @@ UNSPECIFIED4 = ipaddress.IPv4Address("0.0.0.0")
 UNSPECIFIED6 = ipaddress.IPv6Address("::")
 
 _ROUTE_TABLES = {"default": 253, "main": 254, "local": 255}
-_AUTH = {cfg.AuthType.NONE: AuthType.NONE, cfg.AuthType.PASS: AuthType.PASS,
-         cfg.AuthType.AH: AuthType.AH}
 
 
 def family_of(inst: cfg.VrrpInstance) -> int:
@@ -78,7 +76,7 @@ def _vip(inst: cfg.VrrpInstance, v: cfg.VirtualAddress) -> Vip:
     )
 
 
-def routes(inst: cfg.VrrpInstance) -> tuple[VirtualRoute, ...]:
+def routes(inst: cfg.VrrpInstance) -> tuple[KernelRoute, ...]:
     """virtual_routes as the address manager takes them."""
     out = []
     for r in inst.virtual_routes:
@@ -86,7 +84,7 @@ def routes(inst: cfg.VrrpInstance) -> tuple[VirtualRoute, ...]:
         if isinstance(table, str):
             table = _ROUTE_TABLES.get(table, None) if not table.isdigit() else int(table)
         out.append(
-            VirtualRoute(
+            KernelRoute(
                 dst=r.destination,
                 gateway=r.gateway,
                 ifname=r.device,
@@ -106,7 +104,7 @@ def socket_key(inst: cfg.VrrpInstance, source: IPAddress) -> SocketKey:
     family = 2 if family_of(inst) == 4 else 10  # AF_INET / AF_INET6
     mode = Mode.UNICAST if inst.unicast_peers else Mode.MULTICAST
     auth = inst.authentication
-    if family == 2 and auth is not None and auth.auth_type is cfg.AuthType.AH:
+    if family == 2 and auth is not None and auth.auth_type is AuthType.AH:
         return SocketKey(inst.interface or "", family, mode, source, IPPROTO_AH)
     return SocketKey(inst.interface or "", family, mode, source)
 
@@ -157,19 +155,13 @@ def track_specs(config: cfg.Config, inst: cfg.VrrpInstance,
 
 
 def _garp(config: cfg.Config, inst: cfg.VrrpInstance) -> core.Garp:
+    """The instance's garp timing (the config reads the core's own type), with
+    vrrp_min_garp applied: one message on takeover and no second burst."""
     g = inst.garp
     if g.min_garp or config.global_defs.garp.min_garp:
-        # vrrp_min_garp: one message on takeover and no second burst.
-        return core.Garp(master_delay=0.0, master_repeat=1, master_refresh=0.0,
-                         master_refresh_repeat=1, lower_prio_delay=0.0, lower_prio_repeat=0)
-    return core.Garp(
-        master_delay=g.master_delay,
-        master_repeat=g.master_repeat,
-        master_refresh=g.master_refresh,
-        master_refresh_repeat=g.master_refresh_repeat,
-        lower_prio_delay=g.lower_prio_delay if g.lower_prio_delay is not None else 0.0,
-        lower_prio_repeat=g.lower_prio_repeat if g.lower_prio_repeat is not None else 0,
-    )
+        return replace(g, master_delay=0.0, master_repeat=1, master_refresh=0.0,
+                       master_refresh_repeat=1, lower_prio_delay=0.0, lower_prio_repeat=0)
+    return g
 
 
 @dataclass(frozen=True)
@@ -179,7 +171,7 @@ class InstancePlan:
     config: cfg.VrrpInstance
     vips: tuple[Vip, ...]
     excluded: tuple[Vip, ...]
-    routes: tuple[VirtualRoute, ...]
+    routes: tuple[KernelRoute, ...]
     tracks: tuple[TrackSpec, ...]
     family: int
 
@@ -233,7 +225,7 @@ def receive_params(config: cfg.Config, p: InstancePlan) -> ReceiveParams:
         family=p.family,
         advert_int=inst.advert_int,
         vips=tuple(v.address for v in p.vips),
-        auth_type=_AUTH[auth.auth_type] if auth else AuthType.NONE,
+        auth_type=auth.auth_type if auth else AuthType.NONE,
         auth_password=auth.password.encode()[:8] if auth else b"",
         unicast_peers=tuple(
             Peer(peer.address, peer.min_ttl or 0,
@@ -258,17 +250,17 @@ class ScriptPlan:
     report: ScriptReport
     # Keyed by the config item's source location: it names the line the verdict was taken
     # on, and survives a model copied or rebuilt (an object's id() did not).
-    commands: Mapping[cfg.Location, runner.ScriptCommand]
+    commands: Mapping[cfg.Location, runner.RunnableScript]
     usable: frozenset[str]  # vrrp_script names whose script passed
 
     @classmethod
     def from_report(cls, config: cfg.Config, report: ScriptReport) -> ScriptPlan:
         """The runnable commands of ``report`` (check_scripts' verdicts on ``config``)."""
-        commands: dict[cfg.Location, runner.ScriptCommand] = {}
+        commands: dict[cfg.Location, runner.RunnableScript] = {}
         for chk in report.checks:
             if chk.runnable and chk.argv is not None and chk.user is not None:
                 assert chk.verdict is not None  # runnable says so
-                cmd = runner.ScriptCommand.from_verdict(chk.argv, chk.verdict, chk.user)
+                cmd = runner.RunnableScript.from_verdict(chk.argv, chk.verdict, chk.user)
                 if cmd is not None:
                     commands[chk.script.command.where] = cmd
         usable = frozenset(
@@ -277,7 +269,7 @@ class ScriptPlan:
         )
         return cls(report, commands, usable)
 
-    def command(self, item: cfg.ScriptCommand | None) -> runner.ScriptCommand | None:
+    def command(self, item: cfg.ScriptCommand | None) -> runner.RunnableScript | None:
         """What runs for a configured script: None when absent or refused."""
         return self.commands.get(item.where) if item is not None else None
 
@@ -304,7 +296,7 @@ class FifoPlan:
     """A notify FIFO to open: its path, reader script and owner as configured."""
 
     path: str
-    script: runner.ScriptCommand | None
+    script: runner.RunnableScript | None
     user: str | None
     group: str | None
     where: cfg.Location
@@ -322,12 +314,12 @@ def fifos(config: cfg.Config, scripts: ScriptPlan) -> tuple[FifoPlan, ...]:
 
 
 def track_scripts(config: cfg.Config, scripts: ScriptPlan,
-                  tracked: Iterable[TrackSpec]) -> tuple[track.TrackSpec, ...]:
+                  tracked: Iterable[TrackSpec]) -> tuple[track.TrackScriptSpec, ...]:
     """The vrrp_scripts to run, in config order: those that passed and that some running
     instance tracks (``tracked``: every running instance's tracks)."""
     wanted = {t.name for t in tracked if t.kind is TrackKind.SCRIPT}
     return tuple(
-        track.TrackSpec(scr.name, scripts.commands[scr.script.where], scr.interval,
+        track.TrackScriptSpec(scr.name, scripts.commands[scr.script.where], scr.interval,
                         scr.timeout, scr.rise, scr.fall, scr.init_fail)
         for scr in config.scripts
         if scr.name in scripts.usable and scr.name in wanted and scr.script is not None

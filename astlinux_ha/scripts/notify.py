@@ -27,7 +27,7 @@ from typing import Literal
 
 from astlinux_ha import safefile
 
-from .runner import DEFAULT_UMASK, KILL_GRACE, ScriptCommand, kill_group, spawn
+from .runner import DEFAULT_UMASK, KILL_GRACE, RunnableScript, kill_group, spawn
 
 log = logging.getLogger("astlinux_ha.scripts")
 
@@ -44,17 +44,17 @@ FIFO_ONLY_EVENTS = ("MASTER_PRIORITY", "BACKUP_PRIORITY")
 class NotifyScripts:
     """The checked notify scripts of one instance or group (None: not configured or refused)."""
 
-    master: ScriptCommand | None = None
-    backup: ScriptCommand | None = None
-    fault: ScriptCommand | None = None
-    stop: ScriptCommand | None = None
-    deleted: ScriptCommand | None = None
-    master_rx_lower_pri: ScriptCommand | None = None
-    generic: ScriptCommand | None = None
+    master: RunnableScript | None = None
+    backup: RunnableScript | None = None
+    fault: RunnableScript | None = None
+    stop: RunnableScript | None = None
+    deleted: RunnableScript | None = None
+    master_rx_lower_pri: RunnableScript | None = None
+    generic: RunnableScript | None = None
     # keepalived reports DELETED as FAULT unless notify_deleted is configured.
     notify_deleted: bool = False
 
-    def for_state(self, state: str) -> ScriptCommand | None:
+    def for_state(self, state: str) -> RunnableScript | None:
         """The state-specific script keepalived runs on entering ``state``."""
         return {
             "MASTER": self.master,
@@ -85,7 +85,7 @@ class NotifyFifo:
         self,
         path: str,
         *,
-        script: ScriptCommand | None = None,
+        script: RunnableScript | None = None,
         uid: int | None = None,
         gid: int | None = None,
         label: str = "",
@@ -272,7 +272,7 @@ class Notifier:
         for command in commands:
             await self._run_one(command, stop=event.state == "STOP")
 
-    async def _run_one(self, command: ScriptCommand, *, stop: bool) -> None:
+    async def _run_one(self, command: RunnableScript, *, stop: bool) -> None:
         try:
             proc = await spawn(command, umask=self.umask)
         except OSError as exc:

@@ -45,7 +45,7 @@ _RESETTABLE = tuple(
 
 
 @dataclass(frozen=True)
-class ScriptCommand:
+class RunnableScript:
     """A checked script ready to run: argv (argv[0] already resolved), user, shell fallback."""
 
     argv: tuple[str, ...]
@@ -55,15 +55,15 @@ class ScriptCommand:
     @classmethod
     def from_verdict(
         cls, argv: tuple[str, ...] | list[str], verdict: Verdict, user: ScriptUser
-    ) -> ScriptCommand | None:
+    ) -> RunnableScript | None:
         """The command to run for a checked script, or None if keepalived would not run it."""
         if not verdict.runnable:
             return None
         return cls(argv=verdict.argv(argv), user=user, shell=verdict.shell)
 
-    def with_args(self, *extra: str) -> ScriptCommand:
+    def with_args(self, *extra: str) -> RunnableScript:
         """The same command with arguments appended (generic notify, fifo scripts)."""
-        return ScriptCommand(argv=self.argv + tuple(extra), user=self.user, shell=self.shell)
+        return RunnableScript(argv=self.argv + tuple(extra), user=self.user, shell=self.shell)
 
     def exec_argv(self) -> list[str]:
         """What is passed to exec: the argv itself, or ``sh -c`` with each word single-quoted.
@@ -107,7 +107,7 @@ def _credentials(user: ScriptUser) -> dict:
 
 
 async def spawn(
-    command: ScriptCommand,
+    command: RunnableScript,
     *,
     umask: int = DEFAULT_UMASK,
     env: Mapping[str, str] | None = None,
@@ -174,7 +174,7 @@ class RunResult:
 
 
 async def run_with_timeout(
-    command: ScriptCommand,
+    command: RunnableScript,
     timeout: float | None,
     *,
     umask: int = DEFAULT_UMASK,

@@ -40,7 +40,7 @@ from enum import StrEnum
 from astlinux_ha.problems import Location, Problem, Severity
 
 
-class Reason(StrEnum):
+class RefusalReason(StrEnum):
     """Why keepalived would refuse (or, with security off, warn about) a script."""
 
     UNSAFE_PERMISSIONS = "unsafe permissions"
@@ -61,7 +61,7 @@ class Verdict:
     configured: str
     exec_path: str | None
     runnable: bool
-    reason: Reason | None
+    reason: RefusalReason | None
     messages: tuple[str, ...]
     is_script: bool = False
     insecure: bool = False
@@ -189,7 +189,7 @@ def _default_search_path() -> str:
 @dataclass(frozen=True)
 class _WalkResult:
     message: str | None = None
-    reason: Reason | None = None
+    reason: RefusalReason | None = None
     insecure: bool = False
     inhibit: bool = False
     not_found: bool = False
@@ -219,7 +219,7 @@ def _walk(filename: str, security_enabled: bool) -> _WalkResult:
                     f"check_script_secure('{filename}') returned errno {exc.errno}"
                     f" - {os.strerror(exc.errno or 0)} - disabling"
                 )
-            return _WalkResult(msg, Reason.NOT_FOUND, not_found=True)
+            return _WalkResult(msg, RefusalReason.NOT_FOUND, not_found=True)
         mode = st.st_mode
         if (not last and not stat.S_ISDIR(mode)) or (
             last and not stat.S_ISREG(mode) and not stat.S_ISLNK(mode)
@@ -227,7 +227,7 @@ def _walk(filename: str, security_enabled: bool) -> _WalkResult:
             # Inhibits even with security off: keepalived cannot tell what would run.
             return _WalkResult(
                 f"Wrong file type found in script path '{filename}'.",
-                Reason.WRONG_FILE_TYPE,
+                RefusalReason.WRONG_FILE_TYPE,
                 inhibit=True,
             )
         # Symlinks' own mode bits mean nothing; sticky directories (like /tmp) are fine.
@@ -237,7 +237,7 @@ def _walk(filename: str, security_enabled: bool) -> _WalkResult:
             suffix = " - disabling" if security_enabled else ""
             return _WalkResult(
                 f"Unsafe permissions found for script '{filename}'{suffix}.",
-                Reason.UNSAFE_PERMISSIONS,
+                RefusalReason.UNSAFE_PERMISSIONS,
                 insecure=True,
                 inhibit=security_enabled,
             )
@@ -297,7 +297,7 @@ def check_script(
                 messages.append(f"Permissions failure for script {argv0} in path - disabling")
             else:
                 messages.append(f"Cannot find script {argv0} in path - disabling")
-            return verdict(exec_path=None, runnable=False, reason=Reason.NOT_FOUND)
+            return verdict(exec_path=None, runnable=False, reason=RefusalReason.NOT_FOUND)
         path = found["path"]
         searched = True
         messages.append(
@@ -309,12 +309,12 @@ def check_script(
     if "setid_errno" in resolved:
         messages.append(f"Unable to set uid:gid {uid}:{gid} for script {path} - disabling")
         return verdict(
-            exec_path=None, runnable=False, reason=Reason.USER_SWITCH, path_searched=searched
+            exec_path=None, runnable=False, reason=RefusalReason.USER_SWITCH, path_searched=searched
         )
     if "path" not in resolved:
         messages.append(f"Script {path} cannot be accessed - {os.strerror(resolved['errno'])}")
         return verdict(
-            exec_path=None, runnable=False, reason=Reason.NOT_FOUND, path_searched=searched
+            exec_path=None, runnable=False, reason=RefusalReason.NOT_FOUND, path_searched=searched
         )
 
     real: str = resolved["path"]
@@ -347,7 +347,7 @@ def check_script(
     except OSError:
         messages.append(f"Unable to access script `{exec_path}` - disabling")
         return verdict(
-            exec_path=None, runnable=False, reason=Reason.NOT_FOUND, path_searched=searched
+            exec_path=None, runnable=False, reason=RefusalReason.NOT_FOUND, path_searched=searched
         )
 
     executable = is_executable(file_st, uid, gid)
@@ -377,9 +377,9 @@ def check_script(
     messages.extend(w.message for w in walks if w.message)
     failed = [w for w in walks if w.reason is not None]
     inhibit = any(w.inhibit or w.not_found for w in walks)
-    reason = failed[0].reason if failed else (None if executable else Reason.NOT_EXECUTABLE)
+    reason = failed[0].reason if failed else (None if executable else RefusalReason.NOT_EXECUTABLE)
     if not executable and failed:
-        reason = Reason.NOT_EXECUTABLE
+        reason = RefusalReason.NOT_EXECUTABLE
     runnable = executable and not inhibit
     return verdict(
         exec_path=exec_path if runnable else None,
@@ -417,13 +417,13 @@ def script_problems(scripts: Iterable[CheckedScript], *, security_enabled: bool)
                     "due to insecure"
                     if v.reason
                     in (
-                        Reason.UNSAFE_PERMISSIONS,
-                        Reason.WRONG_FILE_TYPE,
-                        Reason.USER_SWITCH,
+                        RefusalReason.UNSAFE_PERMISSIONS,
+                        RefusalReason.WRONG_FILE_TYPE,
+                        RefusalReason.USER_SWITCH,
                     )
                     else "since not found/accessible"
                 )
-                if v.reason is Reason.NOT_EXECUTABLE:
+                if v.reason is RefusalReason.NOT_EXECUTABLE:
                     what = "since not executable"
                 detail = f"Disabling track script {item.track_name} {what}: {detail}"
             else:

@@ -20,17 +20,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .runner import DEFAULT_UMASK, KILL_GRACE, RunResult, ScriptCommand, run_with_timeout
+from .runner import DEFAULT_UMASK, KILL_GRACE, RunnableScript, RunResult, run_with_timeout
 
 log = logging.getLogger("astlinux_ha.scripts")
 
 
 @dataclass(frozen=True)
-class TrackSpec:
+class TrackScriptSpec:
     """One checked ``vrrp_script`` block (times in seconds)."""
 
     name: str
-    command: ScriptCommand
+    command: RunnableScript
     interval: float = 1.0
     timeout: float | None = None  # keepalived: 0/unset means the interval
     rise: int = 1
@@ -98,7 +98,7 @@ class TrackScript:
 
     def __init__(
         self,
-        spec: TrackSpec,
+        spec: TrackScriptSpec,
         on_change: Callable[[TrackStatus], None],
         *,
         umask: int = DEFAULT_UMASK,

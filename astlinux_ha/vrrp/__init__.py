@@ -8,7 +8,7 @@ Packets (:mod:`.packet`)::
 
     msg = encode(Advert(version=2, vrid=50, priority=100, interval=1, addresses=(vip,)),
                  src, dst)                 # the VRRP message; the kernel adds the IP header
-    advert = decode(payload, src, dst)     # Advert, or PacketError(problem: Problem, msg)
+    advert = decode(payload, src, dst)     # Advert, or PacketError(problem: PacketProblem, msg)
     # v3 IPv4: checksum_as_v2=True (keepalived's v3_checksum_as_v2); mcast_group=G on encode
     # sends keepalived's old unicast checksum (when Accepted.checksum says a peer uses it).
 
@@ -86,7 +86,7 @@ from .packet import (
     AuthType,
     ChecksumVariant,
     PacketError,
-    Problem,
+    PacketProblem,
     decode,
     encode,
 )
@@ -100,7 +100,7 @@ __all__ = [
     "Accepted", "Action", "AddVips", "Advert", "AdvertReceived", "ArmTimer", "AuthType",
     "CancelTimer", "ChecksumVariant", "Event", "Finding", "Garp", "GroupStep",
     "InstanceParams", "InstanceState", "InterfaceDown", "InterfaceUp", "Level", "Log",
-    "Member", "PacketError", "Peer", "Problem", "RateLimiter", "Reason", "ReceiveParams",
+    "Member", "PacketError", "Peer", "PacketProblem", "RateLimiter", "Reason", "ReceiveParams",
     "Rejected", "Reload", "RemoveVips", "Role", "RunNotify", "SendAdvert", "SendGratuitous",
     "Shutdown", "SourceAddress", "Start", "SyncForce", "SyncRelease", "Timer", "TimerExpired",
     "TrackKind",

@@ -52,14 +52,23 @@ class Level(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Garp:
-    """Gratuitous ARP / NA counts and delays in seconds, keepalived's defaults."""
+    """Gratuitous ARP / unsolicited NA timing: seconds; repeat counts are message counts.
+
+    The config reads it (``vrrp_garp_*``, per instance and in global_defs) and the machine
+    runs it. Unset, the burst after a lower-priority advert is off here; the config fills in
+    keepalived's default for it (the global master burst, none in strict mode).
+    """
 
     master_delay: float = 5.0
     master_repeat: int = 5
     master_refresh: float = 0.0
     master_refresh_repeat: int = 1
+    # After a lower-priority advert while master.
     lower_prio_delay: float = 0.0
     lower_prio_repeat: int = 0
+    interval: float = 0.0  # between ARPs of one burst (vrrp_garp_interval): the announcer's
+    na_interval: float = 0.0  # between NAs of one burst (vrrp_gna_interval): the announcer's
+    min_garp: bool = False  # vrrp_min_garp: one message on takeover, no second burst
 
 
 @dataclass(frozen=True, slots=True)

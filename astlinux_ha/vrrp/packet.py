@@ -43,7 +43,7 @@ class ChecksumVariant(enum.Enum):
     MCAST_DST = "mcast-dst"
 
 
-class Problem(enum.Enum):
+class PacketProblem(enum.Enum):
     """Why bytes are not a valid VRRP advertisement (machine-readable, for counters)."""
 
     TRUNCATED = "truncated"
@@ -62,7 +62,7 @@ class Problem(enum.Enum):
 class PacketError(ValueError):
     """The one error :func:`decode` raises; ``problem`` says why, ``str()`` says it for humans."""
 
-    def __init__(self, problem: Problem, message: str) -> None:
+    def __init__(self, problem: PacketProblem, message: str) -> None:
         super().__init__(message)
         self.problem = problem
 
@@ -86,24 +86,26 @@ class Advert:
 
     def __post_init__(self) -> None:
         if self.version not in (2, 3):
-            raise PacketError(Problem.BAD_VERSION, f"VRRP version {self.version} is not 2 or 3")
+            raise PacketError(PacketProblem.BAD_VERSION,
+                              f"VRRP version {self.version} is not 2 or 3")
         if not 1 <= self.vrid <= 255:
-            raise PacketError(Problem.BAD_VRID, f"VRID {self.vrid} is not in 1..255")
+            raise PacketError(PacketProblem.BAD_VRID, f"VRID {self.vrid} is not in 1..255")
         if not 0 <= self.priority <= 255:
-            raise PacketError(Problem.BAD_PRIORITY, f"priority {self.priority} not in 0..255")
+            raise PacketError(PacketProblem.BAD_PRIORITY, f"priority {self.priority} not in 0..255")
         top = 255 if self.version == 2 else V3_INTERVAL_MASK
         if not 1 <= self.interval <= top:
-            raise PacketError(Problem.BAD_INTERVAL, f"interval {self.interval} not in 1..{top}")
+            raise PacketError(PacketProblem.BAD_INTERVAL,
+                              f"interval {self.interval} not in 1..{top}")
         if len(self.addresses) > 255:
-            raise PacketError(Problem.BAD_ADDRESS, "more than 255 addresses")
+            raise PacketError(PacketProblem.BAD_ADDRESS, "more than 255 addresses")
         if len({a.version for a in self.addresses}) > 1:
-            raise PacketError(Problem.BAD_FAMILY, "addresses mix IPv4 and IPv6")
+            raise PacketError(PacketProblem.BAD_FAMILY, "addresses mix IPv4 and IPv6")
         if self.version == 3:
             if self.auth_type is not AuthType.NONE or self.auth_data:
-                raise PacketError(Problem.BAD_AUTH_TYPE, "VRRPv3 has no authentication")
+                raise PacketError(PacketProblem.BAD_AUTH_TYPE, "VRRPv3 has no authentication")
             return
         if len(self.auth_data) > AUTH_LEN:
-            raise PacketError(Problem.BAD_AUTH_TYPE, "VRRPv2 auth data is at most 8 bytes")
+            raise PacketError(PacketProblem.BAD_AUTH_TYPE, "VRRPv2 auth data is at most 8 bytes")
         object.__setattr__(self, "auth_type", AuthType(self.auth_type))
         object.__setattr__(self, "auth_data", self.auth_data.ljust(AUTH_LEN, b"\0"))
 
@@ -150,9 +152,9 @@ def _checksum_prefix(
 
 def _check_family(src: IPAddress, dst: IPAddress, version: int) -> None:
     if src.version != dst.version:
-        raise PacketError(Problem.BAD_FAMILY, "source and destination families differ")
+        raise PacketError(PacketProblem.BAD_FAMILY, "source and destination families differ")
     if version == 2 and src.version == 6:
-        raise PacketError(Problem.BAD_FAMILY, "VRRPv2 is IPv4 only")
+        raise PacketError(PacketProblem.BAD_FAMILY, "VRRPv2 is IPv4 only")
 
 
 def encode(
@@ -172,7 +174,7 @@ def encode(
     """
     _check_family(src, dst, advert.version)
     if any(a.version != src.version for a in advert.addresses):
-        raise PacketError(Problem.BAD_FAMILY, "addresses are not of the sender's family")
+        raise PacketError(PacketProblem.BAD_FAMILY, "addresses are not of the sender's family")
     if advert.version == 2:
         head = struct.pack(
             "!BBBBBBH", 0x20 | TYPE_ADVERT, advert.vrid, advert.priority,
@@ -244,7 +246,7 @@ class Header:
 def parse_header(payload: bytes) -> Header:
     """The fixed header of ``payload``; PacketError(TRUNCATED) under 8 bytes."""
     if len(payload) < HEADER_LEN:
-        raise PacketError(Problem.TRUNCATED, f"{len(payload)} bytes, a header needs 8")
+        raise PacketError(PacketProblem.TRUNCATED, f"{len(payload)} bytes, a header needs 8")
     vers_type, vrid, priority, count, word, checksum = struct.unpack_from("!BBBBHH", payload)
     version = vers_type >> 4
     if version == 2:
@@ -270,7 +272,7 @@ def build_advert(payload: bytes, header: Header, ip_version: int) -> Advert:
     if header.version == 2:
         end = message_length(2, ip_version, header.count)
         if header.auth_type not in tuple(AuthType):
-            raise PacketError(Problem.BAD_AUTH_TYPE, f"auth type {header.auth_type} unknown")
+            raise PacketError(PacketProblem.BAD_AUTH_TYPE, f"auth type {header.auth_type} unknown")
         return Advert(
             2, header.vrid, header.priority, header.interval, addresses,
             AuthType(header.auth_type), payload[end - AUTH_LEN : end],
@@ -303,18 +305,18 @@ def _decode(
 ) -> Advert:
     header = parse_header(payload)
     if header.version not in (2, 3):
-        raise PacketError(Problem.BAD_VERSION, f"version {header.version}")
+        raise PacketError(PacketProblem.BAD_VERSION, f"version {header.version}")
     _check_family(src, dst, header.version)
     if header.type != TYPE_ADVERT:
-        raise PacketError(Problem.BAD_TYPE, f"type {header.type}, expected 1")
+        raise PacketError(PacketProblem.BAD_TYPE, f"type {header.type}, expected 1")
     expected = message_length(header.version, src.version, header.count)
     if len(payload) != expected:
         raise PacketError(
-            Problem.BAD_LENGTH,
+            PacketProblem.BAD_LENGTH,
             f"{len(payload)} bytes for {header.count} addresses, expected {expected}",
         )
     if verify and checksum_variant(
         payload, src, dst, checksum_as_v2=as_v2, mcast_group=mcast_group
     ) is None:
-        raise PacketError(Problem.BAD_CHECKSUM, f"checksum {header.checksum:#06x} is wrong")
+        raise PacketError(PacketProblem.BAD_CHECKSUM, f"checksum {header.checksum:#06x} is wrong")
     return build_advert(payload, header, src.version)

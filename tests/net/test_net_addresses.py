@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from astlinux_ha.net.addresses import AddressManager, Vip, VirtualRoute, broadcast_for, scope_id
+from astlinux_ha.net.addresses import AddressManager, KernelRoute, Vip, broadcast_for, scope_id
 from astlinux_ha.net.interfaces import get_interface
 from astlinux_ha.net.netlink import Netlink
 from lab.netns import NetnsLoop, Wire, ns_sh, sh
@@ -97,10 +97,10 @@ def test_remove_leftovers_from_a_crashed_run(host):
 def test_virtual_routes_idempotent(host):
     wire, loop, _nl, mgr = host
     routes = [
-        VirtualRoute(ipaddress.ip_network("192.0.2.0/24"), gateway=ipaddress.ip_address(wire.B4),
+        KernelRoute(ipaddress.ip_network("192.0.2.0/24"), gateway=ipaddress.ip_address(wire.B4),
                      ifname="eth0", metric=7),
-        VirtualRoute(ipaddress.ip_network("198.51.100.0/24"), kind="blackhole"),
-        VirtualRoute(ipaddress.ip_network("2001:db8::/64"), gateway=ipaddress.ip_address(wire.B6),
+        KernelRoute(ipaddress.ip_network("198.51.100.0/24"), kind="blackhole"),
+        KernelRoute(ipaddress.ip_network("2001:db8::/64"), gateway=ipaddress.ip_address(wire.B6),
                      ifname="eth0"),
     ]
     for _ in range(2):
@@ -121,7 +121,7 @@ def test_virtual_routes_idempotent(host):
 
 def test_bad_route_is_reported(host):
     _wire, loop, _nl, mgr = host
-    unreachable_gw = VirtualRoute(ipaddress.ip_network("192.0.2.0/24"),
+    unreachable_gw = KernelRoute(ipaddress.ip_network("192.0.2.0/24"),
                                   gateway=ipaddress.ip_address("203.0.113.1"))
     failures = loop.run(lambda: mgr.add_routes([unreachable_gw]))
     assert [f.item for f in failures] == [unreachable_gw]

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from astlinux_ha.scripts.notify import Notifier, NotifyFifo, NotifyScripts
-from astlinux_ha.scripts.runner import ScriptCommand, run_with_timeout
-from astlinux_ha.scripts.track import TrackScript, TrackSpec, TrackStatus
+from astlinux_ha.scripts.runner import RunnableScript, run_with_timeout
+from astlinux_ha.scripts.track import TrackScript, TrackScriptSpec, TrackStatus
 from astlinux_ha.scripts.users import resolve_user
 
 pytestmark = [pytest.mark.root]
@@ -59,7 +59,7 @@ def test_script_runs_as_nobody_with_keepalived_environment(
     monkeypatch.setenv("LD_LIBRARY_PATH", "/nowhere")
     monkeypatch.setenv("IFS", ":")
     nobody = resolve_user("nobody", "nogroup")
-    command = ScriptCommand((_script(work / "rec.sh", RECORDER), "first", "b c"), nobody)
+    command = RunnableScript((_script(work / "rec.sh", RECORDER), "first", "b c"), nobody)
 
     result = asyncio.run(run_with_timeout(command, 10))
 
@@ -88,7 +88,7 @@ def test_pdeathsig_is_set_in_the_child(work: Path) -> None:
         f"{out}\n",
     )
     root = resolve_user("root")
-    assert asyncio.run(run_with_timeout(ScriptCommand((script,), root), 10)).success
+    assert asyncio.run(run_with_timeout(RunnableScript((script,), root), 10)).success
     assert out.read_text() == "15"
 
 
@@ -113,7 +113,7 @@ def test_timeout_kills_the_whole_group(work: Path) -> None:
         f"#!/bin/sh\necho $$ > {pidfile}\nsleep 60 &\nsleep 60 &\nwait\n",
     )
     started = time.monotonic()
-    result = asyncio.run(run_with_timeout(ScriptCommand((script,), resolve_user("root")), 0.5))
+    result = asyncio.run(run_with_timeout(RunnableScript((script,), resolve_user("root")), 0.5))
     elapsed = time.monotonic() - started
     assert result.timed_out and not result.success
     assert elapsed < 2.0
@@ -130,7 +130,7 @@ def test_sigterm_ignoring_script_gets_sigkill_after_grace(work: Path) -> None:
     )
     started = time.monotonic()
     result = asyncio.run(
-        run_with_timeout(ScriptCommand((script,), resolve_user("root")), 0.2, grace=0.5)
+        run_with_timeout(RunnableScript((script,), resolve_user("root")), 0.2, grace=0.5)
     )
     assert result.timed_out
     assert result.returncode == -9
@@ -156,9 +156,9 @@ def test_notifies_keep_transition_order_and_fifo_lines(work: Path) -> None:
             "INSTANCE",
             "VI_1",
             NotifyScripts(
-                master=ScriptCommand((master, "m1"), nobody),
-                backup=ScriptCommand((backup, "b1"), nobody),
-                generic=ScriptCommand((generic,), nobody),
+                master=RunnableScript((master, "m1"), nobody),
+                backup=RunnableScript((backup, "b1"), nobody),
+                generic=RunnableScript((generic,), nobody),
             ),
             fifos=[fifo],
         )
@@ -236,7 +236,7 @@ def test_fifo_script_gets_the_fifo_path_last(work: Path) -> None:
 
     async def scenario() -> None:
         fifo = NotifyFifo(
-            str(fifo_path), script=ScriptCommand((script, "arg"), resolve_user("root"))
+            str(fifo_path), script=RunnableScript((script, "arg"), resolve_user("root"))
         )
         assert await fifo.open()
         for _ in range(100):
@@ -251,7 +251,7 @@ def test_fifo_script_gets_the_fifo_path_last(work: Path) -> None:
 
 def test_stop_script_killed_after_one_second(work: Path) -> None:
     stop = _script(work / "stop.sh", "#!/bin/sh\nsleep 30\n")
-    notifier_scripts = NotifyScripts(stop=ScriptCommand((stop,), resolve_user("root")))
+    notifier_scripts = NotifyScripts(stop=RunnableScript((stop,), resolve_user("root")))
 
     async def scenario() -> float:
         notifier = Notifier("INSTANCE", "VI_1", notifier_scripts)
@@ -269,14 +269,14 @@ def test_loop_keeps_ticking_while_scripts_hang(work: Path) -> None:
 
     async def scenario() -> float:
         track = TrackScript(
-            TrackSpec("chk_hang", ScriptCommand((hang,), resolve_user("root")), 0.3, 0.8),
+            TrackScriptSpec("chk_hang", RunnableScript((hang,), resolve_user("root")), 0.3, 0.8),
             changes.append,
             kill_grace=0.5,
         )
         notifier = Notifier(
             "INSTANCE",
             "VI_1",
-            NotifyScripts(master=ScriptCommand((hang,), resolve_user("nobody"))),
+            NotifyScripts(master=RunnableScript((hang,), resolve_user("nobody"))),
             order_timeout=0.5,
         )
         track.start()
@@ -308,7 +308,8 @@ def test_track_script_rise_and_fall_with_real_runs(work: Path) -> None:
 
     async def scenario() -> None:
         track = TrackScript(
-            TrackSpec("chk", ScriptCommand((check,), resolve_user("nobody")), 0.05, rise=2, fall=3),
+            TrackScriptSpec("chk", RunnableScript((check,), resolve_user("nobody")), 0.05,
+                            rise=2, fall=3),
             changes.append,
         )
         flag.touch()

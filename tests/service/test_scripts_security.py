@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from astlinux_ha.config.argv import split_command
-from astlinux_ha.scripts.security import CheckedScript, Reason, check_script, script_problems
+from astlinux_ha.scripts.security import CheckedScript, RefusalReason, check_script, script_problems
 from astlinux_ha.scripts.users import resolve_user
 
 pytestmark = [pytest.mark.root]
@@ -51,7 +51,7 @@ class Case:
 
     name: str
     build: Callable[[Path], str]
-    expect: Reason | None
+    expect: RefusalReason | None
     runnable: bool
     user: tuple[str, str] = ("root", "root")
     security: bool = True
@@ -195,63 +195,66 @@ def _no_shebang(b: Path) -> str:
 CASES = [
     Case("secure", _secure, None, True),
     Case("secure with arguments", _with_args, None, True),
-    Case("world-writable file", _world_writable, Reason.UNSAFE_PERMISSIONS, False),
+    Case("world-writable file", _world_writable, RefusalReason.UNSAFE_PERMISSIONS, False),
     Case(
-        "group-writable, non-root group", _group_writable_nonroot, Reason.UNSAFE_PERMISSIONS, False
+        "group-writable, non-root group", _group_writable_nonroot,
+        RefusalReason.UNSAFE_PERMISSIONS, False,
     ),
     Case("group-writable, root group", _group_writable_root, None, True),
-    Case("file owned by nobody", _owner_nobody, Reason.UNSAFE_PERMISSIONS, False),
-    Case("world-writable parent", _parent_world_writable, Reason.UNSAFE_PERMISSIONS, False),
+    Case("file owned by nobody", _owner_nobody, RefusalReason.UNSAFE_PERMISSIONS, False),
+    Case("world-writable parent", _parent_world_writable, RefusalReason.UNSAFE_PERMISSIONS, False),
     Case("sticky world-writable parent", _parent_sticky, None, True),
-    Case("parent owned by nobody", _parent_owner_nobody, Reason.UNSAFE_PERMISSIONS, False),
-    Case("group-writable parent", _parent_group_writable, Reason.UNSAFE_PERMISSIONS, False),
-    Case("not executable", _not_executable, Reason.NOT_EXECUTABLE, False),
-    Case("missing file", _missing, Reason.NOT_FOUND, False),
-    Case("missing directory", _missing_dir, Reason.NOT_FOUND, False),
-    Case("a directory", _directory, Reason.WRONG_FILE_TYPE, False),
-    Case("a fifo", _fifo, Reason.WRONG_FILE_TYPE, False),
+    Case("parent owned by nobody", _parent_owner_nobody, RefusalReason.UNSAFE_PERMISSIONS, False),
+    Case("group-writable parent", _parent_group_writable, RefusalReason.UNSAFE_PERMISSIONS, False),
+    Case("not executable", _not_executable, RefusalReason.NOT_EXECUTABLE, False),
+    Case("missing file", _missing, RefusalReason.NOT_FOUND, False),
+    Case("missing directory", _missing_dir, RefusalReason.NOT_FOUND, False),
+    Case("a directory", _directory, RefusalReason.WRONG_FILE_TYPE, False),
+    Case("a fifo", _fifo, RefusalReason.WRONG_FILE_TYPE, False),
     Case("symlink to a secure file", _symlink_secure, None, True),
     Case(
         "symlink to a world-writable file",
         _symlink_insecure_target,
-        Reason.UNSAFE_PERMISSIONS,
+        RefusalReason.UNSAFE_PERMISSIONS,
         False,
     ),
-    Case("symlink owned by nobody", _symlink_owned_by_nobody, Reason.UNSAFE_PERMISSIONS, False),
+    Case("symlink owned by nobody", _symlink_owned_by_nobody, RefusalReason.UNSAFE_PERMISSIONS,
+         False),
     Case("symlinked intermediate directory", _symlinked_dir, None, True),
     Case("bare name found in PATH", _bare_name, None, True, bin_dir=True),
-    Case("bare name not in PATH", _bare_missing, Reason.NOT_FOUND, False, bin_dir=True),
+    Case("bare name not in PATH", _bare_missing, RefusalReason.NOT_FOUND, False, bin_dir=True),
     Case("no #! line (no libmagic, as Debian builds it)", _no_shebang, None, True),
     Case("nobody runs its own script", _nobody_own_script, None, True, ("nobody", "nogroup")),
     Case(
         "nobody, root-only file",
         _nobody_root_private,
-        Reason.NOT_EXECUTABLE,
+        RefusalReason.NOT_EXECUTABLE,
         False,
         ("nobody", "nogroup"),
     ),
     Case(
         "nobody, unsearchable dir",
         _nobody_unsearchable_dir,
-        Reason.NOT_FOUND,
+        RefusalReason.NOT_FOUND,
         False,
         ("nobody", "nogroup"),
     ),
     Case(
         "setuid root, run as nobody",
         _setuid_root_as_nobody,
-        Reason.UNSAFE_PERMISSIONS,
+        RefusalReason.UNSAFE_PERMISSIONS,
         False,
         ("nobody", "nogroup"),
     ),
     Case(
         "world-writable, security off",
         _world_writable,
-        Reason.UNSAFE_PERMISSIONS,
+        RefusalReason.UNSAFE_PERMISSIONS,
         True,
         security=False,
     ),
-    Case("a directory, security off", _directory, Reason.WRONG_FILE_TYPE, False, security=False),
+    Case("a directory, security off", _directory, RefusalReason.WRONG_FILE_TYPE, False,
+         security=False),
 ]
 
 
@@ -269,7 +272,7 @@ def _search_path(base: Path, case: Case) -> str:
     return f"{base}/bin:/usr/bin:/bin" if case.bin_dir else "/usr/bin:/bin"
 
 
-def _ours(base: Path, case: Case) -> tuple[list[str], bool, Reason | None]:
+def _ours(base: Path, case: Case) -> tuple[list[str], bool, RefusalReason | None]:
     command = case.build(base)
     user = resolve_user(*case.user)
     verdict = check_script(

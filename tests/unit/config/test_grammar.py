@@ -10,8 +10,9 @@ import pytest
 
 from astlinux_ha.config import CheckResult, check, check_text
 from astlinux_ha.config.argv import split_command
-from astlinux_ha.config.model import AuthType, State
+from astlinux_ha.config.model import State
 from astlinux_ha.problems import Severity
+from astlinux_ha.vrrp.packet import AuthType
 
 BASE = "interface eth0\nvirtual_router_id 7\n"
 

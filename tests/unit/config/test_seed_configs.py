@@ -10,7 +10,6 @@ import pytest
 
 from astlinux_ha.config import check, load
 from astlinux_ha.config.model import (
-    Garp,
     GlobalDefs,
     Notifies,
     State,
@@ -20,6 +19,7 @@ from astlinux_ha.config.model import (
     VrrpInstance,
 )
 from astlinux_ha.problems import Location
+from astlinux_ha.vrrp.model import Garp
 
 ETC = Path(__file__).resolve().parents[3] / "etc" / "keepalived"
 
@@ -82,7 +82,8 @@ def test_seed_config_model(name: str, state: State, priority: int, src: str, pee
         assert getattr(got, f.name) == getattr(instance, f.name), f.name
     # keepalived's defaults the guide relies on
     assert got.garp == Garp(
-        master_delay=5.0, master_repeat=5, master_refresh=0.0, master_refresh_repeat=1
+        master_delay=5.0, master_repeat=5, master_refresh=0.0, master_refresh_repeat=1,
+        lower_prio_delay=5.0, lower_prio_repeat=5,
     )
     assert got.down_timer_adverts == 3 and got.nopreempt is False and got.preempt_delay == 0
     assert got.notifies == Notifies() and got.authentication is None

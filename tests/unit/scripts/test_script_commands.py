@@ -6,14 +6,14 @@ import subprocess
 
 from astlinux_ha.problems import Location, Severity
 from astlinux_ha.scripts.notify import Notifier, NotifyScripts, fifo_line
-from astlinux_ha.scripts.runner import ScriptCommand, script_env
-from astlinux_ha.scripts.security import CheckedScript, Reason, Verdict, script_problems
+from astlinux_ha.scripts.runner import RunnableScript, script_env
+from astlinux_ha.scripts.security import CheckedScript, RefusalReason, Verdict, script_problems
 from astlinux_ha.scripts.users import ScriptUser
 
 ROOT = ScriptUser(0, 0, (0,), "root")
 
 
-def verdict(reason: Reason | None, runnable: bool, insecure: bool = False) -> Verdict:
+def verdict(reason: RefusalReason | None, runnable: bool, insecure: bool = False) -> Verdict:
     return Verdict(
         configured="/x.sh",
         exec_path="/real/x.sh" if runnable else None,
@@ -30,20 +30,21 @@ def test_fifo_line() -> None:
 
 
 def test_from_verdict_uses_the_checked_path_and_drops_refused() -> None:
-    ok = ScriptCommand.from_verdict(["/x.sh", "a"], verdict(None, True), ROOT)
+    ok = RunnableScript.from_verdict(["/x.sh", "a"], verdict(None, True), ROOT)
     assert ok is not None and ok.argv == ("/real/x.sh", "a")
-    assert ScriptCommand.from_verdict(["/x.sh"], verdict(Reason.NOT_FOUND, False), ROOT) is None
+    refused = verdict(RefusalReason.NOT_FOUND, False)
+    assert RunnableScript.from_verdict(["/x.sh"], refused, ROOT) is None
     assert ok.with_args("INSTANCE", "VI_1").argv[-2:] == ("INSTANCE", "VI_1")
 
 
 def test_shell_fallback_quotes_every_word() -> None:
-    command = ScriptCommand(("/x.sh", "a b", "it's", "$HOME"), ROOT, shell=True)
+    command = RunnableScript(("/x.sh", "a b", "it's", "$HOME"), ROOT, shell=True)
     argv = command.exec_argv()
     assert argv[:2] == ["/bin/sh", "-c"]
-    echoed = ScriptCommand(("echo", "a b", "it's", "$HOME"), ROOT, shell=True).exec_argv()
+    echoed = RunnableScript(("echo", "a b", "it's", "$HOME"), ROOT, shell=True).exec_argv()
     out = subprocess.run(echoed, capture_output=True, text=True, check=True).stdout
     assert out == "a b it's $HOME\n"
-    assert ScriptCommand(("</etc/passwd",), ROOT, shell=True).exec_argv()[2] == "</etc/passwd"
+    assert RunnableScript(("</etc/passwd",), ROOT, shell=True).exec_argv()[2] == "</etc/passwd"
 
 
 def test_script_env_strips_loader_and_ifs() -> None:
@@ -57,11 +58,12 @@ def test_problems_with_security_on() -> None:
             CheckedScript("notify_master", verdict(None, True), Location("k.conf", 5)),
             CheckedScript(
                 "vrrp_script",
-                verdict(Reason.UNSAFE_PERMISSIONS, False),
+                verdict(RefusalReason.UNSAFE_PERMISSIONS, False),
                 Location("k.conf", 9),
                 "chk",
             ),
-            CheckedScript("notify_backup", verdict(Reason.NOT_FOUND, False), Location("k.conf", 6)),
+            CheckedScript("notify_backup", verdict(RefusalReason.NOT_FOUND, False),
+                          Location("k.conf", 6)),
         ],
         security_enabled=True,
     )
@@ -77,9 +79,11 @@ def test_problems_with_security_off() -> None:
     problems = script_problems(
         [
             CheckedScript(
-                "notify", verdict(Reason.UNSAFE_PERMISSIONS, True, insecure=True), Location("a", 1)
+                "notify", verdict(RefusalReason.UNSAFE_PERMISSIONS, True, insecure=True),
+                Location("a", 1),
             ),
-            CheckedScript("notify_fault", verdict(Reason.NOT_EXECUTABLE, False), Location("a", 2)),
+            CheckedScript("notify_fault", verdict(RefusalReason.NOT_EXECUTABLE, False),
+                          Location("a", 2)),
         ],
         security_enabled=False,
     )

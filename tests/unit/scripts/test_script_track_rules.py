@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from astlinux_ha.scripts.runner import RunResult, ScriptCommand
+from astlinux_ha.scripts.runner import RunnableScript, RunResult
 from astlinux_ha.scripts.track import (
     RiseFall,
     TrackScript,
-    TrackSpec,
+    TrackScriptSpec,
     TrackStatus,
 )
 from astlinux_ha.scripts.users import ScriptUser
@@ -56,7 +56,8 @@ def test_rise_and_fall_must_be_positive() -> None:
 def test_track_script_reports_changes_and_timeouts() -> None:
     user = ScriptUser(0, 0, (0,), "root")
     seen: list[TrackStatus] = []
-    track = TrackScript(TrackSpec("chk", ScriptCommand(("/bin/true",), user), fall=2), seen.append)
+    spec = TrackScriptSpec("chk", RunnableScript(("/bin/true",), user), fall=2)
+    track = TrackScript(spec, seen.append)
     assert track.up is None
     track.record(RunResult(0, False))
     track.record(RunResult(None, True))
@@ -64,4 +65,5 @@ def test_track_script_reports_changes_and_timeouts() -> None:
     track.record(RunResult(1, False))
     assert seen == [TrackStatus("chk", True), TrackStatus("chk", False)]
     assert track.up is False
-    assert TrackSpec("x", ScriptCommand(("/bin/true",), user), interval=2).effective_timeout == 2
+    spec = TrackScriptSpec("x", RunnableScript(("/bin/true",), user), interval=2)
+    assert spec.effective_timeout == 2

@@ -19,7 +19,7 @@ from astlinux_ha.vrrp.packet import (
     AuthType,
     ChecksumVariant,
     PacketError,
-    Problem,
+    PacketProblem,
     checksum_variant,
     decode,
     encode,
@@ -101,7 +101,7 @@ def test_golden_v3_unicast_uses_the_real_destination_in_the_pseudo_header():
     # and keepalived's checksum is not the as-v2 one, so the setting matters
     with pytest.raises(PacketError) as err:
         decode(payload, SRC4, DST4, checksum_as_v2=True)
-    assert err.value.problem is Problem.BAD_CHECKSUM
+    assert err.value.problem is PacketProblem.BAD_CHECKSUM
 
 
 def test_old_unicast_checksum_variant_is_detected_and_encoded():
@@ -208,7 +208,7 @@ def test_decode_raises_only_packet_error(blob, src, dst):
     try:
         decode(blob, src, dst)
     except PacketError as exc:
-        assert isinstance(exc.problem, Problem)
+        assert isinstance(exc.problem, PacketProblem)
 
 
 @settings(max_examples=300, deadline=None)
@@ -235,7 +235,7 @@ def test_vrid_limits(vrid, ok):
     else:
         with pytest.raises(PacketError) as err:
             Advert(2, vrid, 100, 1)
-        assert err.value.problem is Problem.BAD_VRID
+        assert err.value.problem is PacketProblem.BAD_VRID
 
 
 @pytest.mark.parametrize("prio", [0, 1, 254, 255])
@@ -248,7 +248,7 @@ def test_priority_limits_round_trip(prio):
 def test_priority_out_of_range(prio):
     with pytest.raises(PacketError) as err:
         Advert(3, 1, prio, 100)
-    assert err.value.problem is Problem.BAD_PRIORITY
+    assert err.value.problem is PacketProblem.BAD_PRIORITY
 
 
 @pytest.mark.parametrize("count", [0, 255])
@@ -263,7 +263,7 @@ def test_address_count_limits(count):
 def test_256_addresses_do_not_fit():
     with pytest.raises(PacketError) as err:
         Advert(3, 1, 100, 100, tuple(A4(i) for i in range(256)))
-    assert err.value.problem is Problem.BAD_ADDRESS
+    assert err.value.problem is PacketProblem.BAD_ADDRESS
 
 
 @pytest.mark.parametrize("version,interval,ok", [
@@ -278,7 +278,7 @@ def test_interval_limits(version, interval, ok):
     else:
         with pytest.raises(PacketError) as err:
             Advert(version, 1, 100, interval)
-        assert err.value.problem is Problem.BAD_INTERVAL
+        assert err.value.problem is PacketProblem.BAD_INTERVAL
 
 
 def test_v3_reserved_interval_bits_are_ignored():
@@ -290,12 +290,12 @@ def test_v3_reserved_interval_bits_are_ignored():
 
 
 @pytest.mark.parametrize("mutate,problem", [
-    (lambda m: m[:7], Problem.TRUNCATED),
-    (lambda m: bytes([0x11]) + m[1:], Problem.BAD_VERSION),
-    (lambda m: bytes([0x22]) + m[1:], Problem.BAD_TYPE),
-    (lambda m: m + b"\0\0\0\0", Problem.BAD_LENGTH),
-    (lambda m: m[:2] + b"\x00\x02" + m[4:], Problem.BAD_LENGTH),
-    (lambda m: m[:6] + b"\0\0" + m[8:], Problem.BAD_CHECKSUM),
+    (lambda m: m[:7], PacketProblem.TRUNCATED),
+    (lambda m: bytes([0x11]) + m[1:], PacketProblem.BAD_VERSION),
+    (lambda m: bytes([0x22]) + m[1:], PacketProblem.BAD_TYPE),
+    (lambda m: m + b"\0\0\0\0", PacketProblem.BAD_LENGTH),
+    (lambda m: m[:2] + b"\x00\x02" + m[4:], PacketProblem.BAD_LENGTH),
+    (lambda m: m[:6] + b"\0\0" + m[8:], PacketProblem.BAD_CHECKSUM),
 ])
 def test_decode_problems(mutate, problem):
     msg = encode(Advert(2, 5, 100, 1, (A4("10.0.0.1"),)), SRC4, GROUP4)
@@ -311,14 +311,14 @@ def test_unknown_auth_type_is_a_packet_error():
     msg[6:8] = struct.pack("!H", internet_checksum(bytes(msg)))
     with pytest.raises(PacketError) as err:
         decode(bytes(msg), SRC4, GROUP4)
-    assert err.value.problem is Problem.BAD_AUTH_TYPE
+    assert err.value.problem is PacketProblem.BAD_AUTH_TYPE
 
 
 @pytest.mark.parametrize("build,problem", [
-    (lambda: Advert(4, 1, 1, 1), Problem.BAD_VERSION),
-    (lambda: Advert(3, 1, 1, 1, auth_type=AuthType.PASS), Problem.BAD_AUTH_TYPE),
-    (lambda: Advert(2, 1, 1, 1, auth_data=b"123456789"), Problem.BAD_AUTH_TYPE),
-    (lambda: Advert(3, 1, 1, 1, (A4(1), A6(1))), Problem.BAD_FAMILY),
+    (lambda: Advert(4, 1, 1, 1), PacketProblem.BAD_VERSION),
+    (lambda: Advert(3, 1, 1, 1, auth_type=AuthType.PASS), PacketProblem.BAD_AUTH_TYPE),
+    (lambda: Advert(2, 1, 1, 1, auth_data=b"123456789"), PacketProblem.BAD_AUTH_TYPE),
+    (lambda: Advert(3, 1, 1, 1, (A4(1), A6(1))), PacketProblem.BAD_FAMILY),
 ])
 def test_invalid_adverts(build, problem):
     with pytest.raises(PacketError) as err:
@@ -334,7 +334,7 @@ def test_invalid_adverts(build, problem):
 def test_encode_family_problems(advert, src, dst):
     with pytest.raises(PacketError) as err:
         encode(advert, src, dst)
-    assert err.value.problem is Problem.BAD_FAMILY
+    assert err.value.problem is PacketProblem.BAD_FAMILY
 
 
 def test_v2_checksum_variant_is_reported_as_v2():
