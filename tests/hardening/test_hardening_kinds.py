@@ -1,13 +1,16 @@
 """The attacker's packets (lab.hostile) are what they claim: each broken advert fails the
-receive check it is named after, as it would in the seed's master and backup."""
+receive check it is named after, as it would in the seed's master and backup, and the daemon's
+demux hands it to the seed's instance (or, too short to name a VRID, to none)."""
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import pytest
 
-from astlinux_ha.vrrp.receive import Peer, ReceiveParams, Rejected, check
+from astlinux_ha.runtime.demux import Demux, Route
+from astlinux_ha.vrrp.receive import Peer, Reason, ReceiveParams, Rejected, check
 from lab import hostile
 
 A4 = ipaddress.IPv4Address
@@ -20,6 +23,13 @@ def seed_params(peer: A4) -> ReceiveParams:
                          check_unicast_src=True)
 
 
+def seed_demux() -> Demux:
+    """The demux of a seed box: VI_1, VRID 50 over IPv4 on eth0."""
+    demux = Demux()
+    demux.reindex([("VI_1", "eth0", socket.AF_INET, 50)])
+    return demux
+
+
 def payload_of(datagram: bytes) -> tuple[A4, A4, int, bytes]:
     return A4(datagram[12:16]), A4(datagram[16:20]), datagram[8], datagram[20:]
 
@@ -29,15 +39,24 @@ def payload_of(datagram: bytes) -> tuple[A4, A4, int, bytes]:
 @pytest.mark.parametrize(("target", "peer"), [(MASTER, BACKUP), (BACKUP, MASTER)])
 def test_each_kind_is_rejected_for_its_reason(kind, target, peer):
     src, dst, ttl, payload = payload_of(hostile.build(kind, ATTACKER, target))
+    demux = seed_demux()
+    assert demux.packet("eth0", 4, payload) == Route("VI_1")
+    assert demux.counters == {}
     result = check(seed_params(peer), payload, src, dst, ttl)
     assert isinstance(result, Rejected), result
     assert result.reason.value == hostile.KINDS[kind][1]
 
 
-@pytest.mark.parametrize("kind", ["empty", "one-byte"])
+@pytest.mark.parametrize("kind", [k for k, (_, counter, _) in hostile.KINDS.items()
+                                  if counter == "short packet"])
 def test_packets_too_short_for_a_vrid_never_reach_an_instance(kind):
-    _src, _dst, _ttl, payload = payload_of(hostile.build(kind, ATTACKER, MASTER))
-    assert len(payload) < 2
+    src, dst, ttl, payload = payload_of(hostile.build(kind, ATTACKER, MASTER))
+    demux = seed_demux()
+    assert demux.packet("eth0", 4, payload) == Route()
+    assert demux.counters == {"short packet": 1}
+    # Were one handed to the instance all the same, its own check drops it unread.
+    result = check(seed_params(BACKUP), payload, src, dst, ttl)
+    assert isinstance(result, Rejected) and result.reason is Reason.TRUNCATED
 
 
 def test_forged_adverts_come_from_a_non_peer_with_a_valid_checksum():
