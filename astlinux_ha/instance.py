@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import datetime
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,7 +24,7 @@ from typing import Any, Protocol
 from astlinux_ha.net import AddressManager, Announcer, Received, SocketKey, VrrpSocket
 from astlinux_ha.net.conflict import ConflictWatcher
 from astlinux_ha.runtime.plan import InstancePlan
-from astlinux_ha.runtime.ports import Clock, Handle
+from astlinux_ha.runtime.ports import Clock, Handle, wall_clock
 from astlinux_ha.scripts.notify import Notifier
 from astlinux_ha.vrrp import ah, claims, machine
 from astlinux_ha.vrrp import model as core
@@ -81,11 +80,6 @@ class Shared:
     def __post_init__(self) -> None:
         if self.clock is None:
             self.clock = self.loop
-
-
-def wall_clock() -> str:
-    """Now as an ISO 8601 UTC timestamp, for status files and the journal."""
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
 class InstanceRunner:

@@ -4,6 +4,7 @@ pass recording fakes with a virtual clock."""
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +25,11 @@ class Clock(Protocol):
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> Handle: ...
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> Handle: ...
+
+
+def wall_clock() -> str:
+    """Now as an ISO 8601 UTC timestamp, for status files and the journal."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class Edges:
         # Imported here: the runtime package itself stays free of the edge modules.
         import asyncio
 
-        from astlinux_ha import instance, net, state
+        from astlinux_ha import net, state
         from astlinux_ha.scripts import notify, track, users
 
         return cls(
@@ -68,5 +74,5 @@ class Edges:
             interface=net.get_interface,
             user=users.resolve_user,
             clock=asyncio.get_running_loop,
-            wall_clock=instance.wall_clock,
+            wall_clock=wall_clock,
         )
