@@ -43,28 +43,52 @@ def clean(r: CheckResult) -> bool:
 
 
 A = ipaddress.ip_address
-Case = tuple[str, str, Callable[[CheckResult], bool]]
+# Each case: name, config text, what the model must say, and every problem -t reports for it
+# (severity, line or None, a piece of the message), in the order reported.
+Expected = tuple[tuple[Severity, int | None, str], ...]
+Case = tuple[str, str, Callable[[CheckResult], bool], Expected]
+
+
+def E(line: int | None, text: str) -> tuple[Severity, int | None, str]:
+    return Severity.ERROR, line, text
+
+
+def W(line: int | None, text: str) -> tuple[Severity, int | None, str]:
+    return Severity.WARNING, line, text
+
+
+def F(line: int | None, text: str) -> tuple[Severity, int | None, str]:
+    return Severity.FATAL, line, text
+
 
 CASES: list[Case] = [
     # comments
-    ("bang comment", inst("priority 50 ! comment"), lambda r: only(r).priority == 50 and clean(r)),
-    ("hash comment", inst("priority 51 # x"), lambda r: only(r).priority == 51 and clean(r)),
-    ("comment line", "# whole line\n! another\n" + inst(""), clean),
-    ("comment glued", inst("priority 52#x"), lambda r: only(r).priority == 52),
+    (
+        "bang comment",
+        inst("priority 50 ! comment"),
+        lambda r: only(r).priority == 50 and clean(r),
+        (),
+    ),
+    ("hash comment", inst("priority 51 # x"), lambda r: only(r).priority == 51 and clean(r), ()),
+    ("comment line", "# whole line\n! another\n" + inst(""), clean, ()),
+    ("comment glued", inst("priority 52#x"), lambda r: only(r).priority == 52, ()),
     (
         "comment inside quotes kept",
         inst('notify_master "/bin/a #b"'),
         lambda r: only(r).notifies.master.command == "/bin/a #b",
+        (),
     ),
     (
         "escaped hash",
         inst("notify_master /bin/a\\#b"),
         lambda r: only(r).notifies.master.command == "/bin/a#b",
+        (),
     ),
     (
         "escaped bang",
         inst("notify_master /bin/a\\!b"),
         lambda r: only(r).notifies.master.command == "/bin/a!b",
+        (),
     ),
     # quoting
     (
@@ -78,6 +102,7 @@ CASES: list[Case] = [
             )
             == ("/x.sh a 'b c'", "user", "grp")
         ),
+        (),
     ),
     (
         "single quotes group",
@@ -86,42 +111,54 @@ CASES: list[Case] = [
             only(r).notifies.backup.command == "/x.sh a b"
             and only(r).notifies.backup.user == "nobody"
         ),
+        (),
     ),
     (
         "hex escape decoded on the first split",
         inst('notify_fault "/x.sh \\x41"'),
         lambda r: only(r).notifies.fault.command == "/x.sh A",
+        (),
     ),
     (
         "escaped quote in script",
         inst('notify_stop "/x.sh \\"q\\""'),
         lambda r: only(r).notifies.stop.command == '/x.sh "q"',
+        (),
     ),
     # keepalived 2.2.7 ran these as /tmp/q1\x.sh and /tmp/q2x.sh: escapes are done twice
     (
         "four backslashes reach the script as one",
         inst('notify_master "/tmp/q1\\\\\\\\x.sh"'),
         lambda r: split_command(only(r).notifies.master.command) == ["/tmp/q1\\x.sh"],
+        (),
     ),
     (
         "two backslashes vanish",
         inst('notify_backup "/tmp/q2\\\\x.sh"'),
         lambda r: split_command(only(r).notifies.backup.command) == ["/tmp/q2x.sh"],
+        (),
     ),
     (
         "vrrp_script script escapes",
         'vrrp_script s {\nscript "/bin/chk \\"a b\\" c"\n}\n',
         lambda r: split_command(r.config.script("s").script.command) == ["/bin/chk", "a b", "c"],
+        (),
     ),
     (
         "quoted router id",
         'global_defs {\nrouter_id "my router"\n}\n',
         lambda r: r.config.global_defs.router_id == "my router",
+        (),
     ),
     (
         "unterminated quote",
         inst('notify "/x.sh'),
         lambda r: any("quote" in m for m in messages(r, Severity.ERROR)),
+        (
+            E(4, 'unterminated quote in \'notify "/x.sh\''),
+            E(4, 'unmatched quote: \'notify "/x.sh\''),
+            E(4, 'notify: String \'notify "/x.sh\': missing terminating "'),
+        ),
     ),
     (
         "notify user and group",
@@ -129,14 +166,16 @@ CASES: list[Case] = [
         lambda r: (
             (only(r).notifies.master.user, only(r).notifies.master.group) == ("root", "wheel")
         ),
+        (),
     ),
     (
         "notify too many words",
         inst("notify_master /bin/m a b c"),
         lambda r: only(r).notifies.master is None and messages(r, Severity.ERROR),
+        (E(4, "notify_master: too many words after the user and group: a"),),
     ),
     # continuation and braces
-    ("continuation", inst("priority \\\n 77"), lambda r: only(r).priority == 77 and clean(r)),
+    ("continuation", inst("priority \\\n 77"), lambda r: only(r).priority == 77 and clean(r), ()),
     (
         "continuation location",
         inst("virtual_ipaddress {\n10.0.0.1 \\\n dev eth1\n}"),
@@ -144,29 +183,47 @@ CASES: list[Case] = [
             only(r).virtual_ipaddresses[0].device == "eth1"
             and only(r).virtual_ipaddresses[0].where.line == 5
         ),
+        (),
     ),
-    ("brace on next line", "vrrp_instance VI\n{\n" + BASE + "}\n", lambda r: only(r).name == "VI"),
+    (
+        "brace on next line",
+        "vrrp_instance VI\n{\n" + BASE + "}\n",
+        lambda r: only(r).name == "VI",
+        (E(1, "(VI) No VIP specified; at least one is sensible"),),
+    ),
     (
         "closing brace on value line",
         inst("unicast_peer {\n10.0.0.2 }"),
         lambda r: only(r).unicast_peers[0].address == A("10.0.0.2"),
+        (),
     ),
     (
         "one-line block",
         inst("virtual_ipaddress { 10.0.0.3 }"),
         lambda r: only(r).virtual_ipaddresses[0].address == A("10.0.0.3"),
+        (),
     ),
     (
         "extra closing brace",
         inst("") + "}\n",
         lambda r: any("extra '}'" in m for m in messages(r, Severity.FATAL)),  # 2.4.3 refuses
+        (F(9, "extra '}' found - it ends the enclosing block early;"),),
     ),
     (
         "missing closing brace",
         "vrrp_instance VI {\n" + BASE,
         lambda r: any("missing '}'" in m and ":1:" in m for m in messages(r, Severity.FATAL)),
+        (
+            F(1, "missing '}' at the end of block 'vrrp_instance VI' -"),
+            E(1, "(VI) No VIP specified; at least one is sensible"),
+        ),
     ),
-    ("crlf line ends", inst("priority 53").replace("\n", "\r\n"), lambda r: only(r).priority == 53),
+    (
+        "crlf line ends",
+        inst("priority 53").replace("\n", "\r\n"),
+        lambda r: only(r).priority == 53,
+        (),
+    ),
     # unknown and unsupported keywords
     (
         "unknown keyword",
@@ -175,11 +232,13 @@ CASES: list[Case] = [
             messages(r, Severity.ERROR) == ["<string>:4: unknown keyword 'frobnicate'"]
             and r.exit_code == 5  # keepalived -t exits 5 too: the line is not run as written
         ),
+        (E(4, "unknown keyword 'frobnicate'"),),
     ),
     (
         "unknown block skipped",
         inst("whatever {\npriority 9\n}"),
         lambda r: only(r).priority == 100 and messages(r, Severity.ERROR),
+        (E(4, "unknown keyword 'whatever'"),),
     ),
     (
         "typo in a block keyword loses the block",
@@ -188,6 +247,7 @@ CASES: list[Case] = [
             not only(r).unicast
             and messages(r, Severity.ERROR) == ["<string>:4: unknown keyword 'unicast_peeer'"]
         ),
+        (E(4, "unknown keyword 'unicast_peeer'"),),
     ),
     (
         "lvs ignored once",
@@ -197,38 +257,50 @@ CASES: list[Case] = [
             messages(r, Severity.WARNING)
             == ["<string>:9: LVS (virtual_server) is not supported - ignoring (warning)"]
         ),
+        (W(9, "LVS (virtual_server) is not supported - ignoring"),),
     ),
     (
         "track_src_ip accepted without a warning",
         inst("track_src_ip"),
         lambda r: only(r).track_src_ip and not r.problems,
+        (),
     ),
     (
         "unsupported keyword named",
         inst("use_vmac"),
         lambda r: "not supported" in messages(r, Severity.WARNING)[0],
+        (W(4, "keyword 'use_vmac' is not supported by astlinux-ha -"),),
     ),
     # virtual_ipaddress options
     (
         "vip default prefix v4",
         vips("10.1.1.1"),
         lambda r: only(r).virtual_ipaddresses[0].prefixlen == 32,
+        (),
     ),
-    ("vip prefix", vips("10.1.1.1/24"), lambda r: only(r).virtual_ipaddresses[0].prefixlen == 24),
+    (
+        "vip prefix",
+        vips("10.1.1.1/24"),
+        lambda r: only(r).virtual_ipaddresses[0].prefixlen == 24,
+        (),
+    ),
     (
         "vip brd +",
         vips("10.1.1.1/24 brd +"),
         lambda r: only(r).virtual_ipaddresses[0].broadcast == A("10.1.1.255"),
+        (),
     ),
     (
         "vip brd -",
         vips("10.1.1.1/24 brd -"),
         lambda r: only(r).virtual_ipaddresses[0].broadcast == A("10.1.1.0"),
+        (),
     ),
     (
         "vip brd address",
         vips("10.1.1.1/24 broadcast 10.1.1.127"),
         lambda r: only(r).virtual_ipaddresses[0].broadcast == A("10.1.1.127"),
+        (),
     ),
     (
         "vip dev scope label",
@@ -236,6 +308,7 @@ CASES: list[Case] = [
         lambda r: (lambda v: (v.device, v.scope, v.label) == ("eth1", "link", "eth1:5"))(
             only(r).virtual_ipaddresses[0]
         ),
+        (),
     ),
     (
         "vip bad scope",
@@ -244,6 +317,7 @@ CASES: list[Case] = [
             only(r).virtual_ipaddresses[0].scope is None
             and "galaxy" in messages(r, Severity.ERROR)[0]
         ),
+        (E(5, "Invalid scope 'galaxy' specified for 10.1.1.1 - must be"),),
     ),
     (
         "vip label too long drops the address",
@@ -252,6 +326,7 @@ CASES: list[Case] = [
             [str(v.address) for v in only(r).virtual_ipaddresses] == ["10.1.1.2"]
             and "removing address" in messages(r, Severity.ERROR)[0]
         ),
+        (E(5, "Address label eth0:1234567890123 is longer than maximum"),),
     ),
     (
         "vip peer with prefix takes the peer's prefix",
@@ -261,6 +336,7 @@ CASES: list[Case] = [
             == (A("10.1.1.2"), 30)
             and clean(r)
         ),
+        (),
     ),
     (
         "vip brd + needs a prefix of 30 or less",
@@ -269,11 +345,13 @@ CASES: list[Case] = [
             only(r).virtual_ipaddresses[0].broadcast is None
             and "too long for broadcast" in messages(r, Severity.ERROR)[0]
         ),
+        (E(5, "Address prefix length 31 too long for broadcast"),),
     ),
     (
         "vip bad broadcast drops the address",
         vips("10.1.1.1/24 brd 10.1.1.x", "10.1.1.3"),
         lambda r: len(only(r).virtual_ipaddresses) == 1 and r.exit_code == 5,
+        (E(5, "VRRP is trying to assign invalid broadcast 10.1.1.x."),),
     ),
     (
         "vip missing value drops the address",
@@ -282,21 +360,25 @@ CASES: list[Case] = [
             [str(v.address) for v in only(r).virtual_ipaddresses] == ["10.1.1.4"]
             and "No dev parameter" in messages(r, Severity.ERROR)[0]
         ),
+        (E(5, "No dev parameter specified for 10.1.1.1 - ignoring the"),),
     ),
     (
         "vip dev twice drops the address",
         vips("10.1.1.1 dev eth0 dev eth1", "10.1.1.5"),
         lambda r: len(only(r).virtual_ipaddresses) == 1 and "more than once" in str(r.problems),
+        (E(5, "Cannot specify ipaddress device more than once for"),),
     ),
     (
         "vip numeric scope",
         vips("10.1.1.1 scope 253"),
         lambda r: only(r).virtual_ipaddresses[0].scope == "253" and clean(r),
+        (),
     ),
     (
         "vip peer",
         vips("10.1.1.1 peer 10.1.1.2"),
         lambda r: only(r).virtual_ipaddresses[0].peer == A("10.1.1.2"),
+        (),
     ),
     (
         "vip flags",
@@ -311,11 +393,13 @@ CASES: list[Case] = [
                 and v.no_track
             )
         )(only(r).virtual_ipaddresses[0]),
+        (),
     ),
     (
         "vip preferred_lft",
         vips("10.1.1.1 preferred_lft forever", "10.1.1.2 preferred_lft 0"),
         lambda r: [v.preferred_lft for v in only(r).virtual_ipaddresses] == [0xFFFFFFFF, 0],
+        (),
     ),
     (
         "vip unknown option",
@@ -323,12 +407,17 @@ CASES: list[Case] = [
         lambda r: (
             len(only(r).virtual_ipaddresses) == 1 and "sparkly" in messages(r, Severity.ERROR)[0]
         ),
+        (E(5, "Unknown configuration entry 'sparkly' for ip address -"),),
     ),
     (
         "vip bad address",
         vips("10.1.1.300"),
         lambda r: (
             only(r).virtual_ipaddresses == () and "10.1.1.300" in messages(r, Severity.ERROR)[0]
+        ),
+        (
+            E(5, "virtual address '10.1.1.300' invalid - must be an IPv4 or"),
+            E(1, "(VI) No VIP specified; at least one is sensible"),
         ),
     ),
     (
@@ -337,6 +426,7 @@ CASES: list[Case] = [
         lambda r: (
             only(r).version == 3 and only(r).virtual_ipaddresses[0].prefixlen == 128 and clean(r)
         ),
+        (),
     ),
     (
         "vip mixed family",
@@ -344,11 +434,13 @@ CASES: list[Case] = [
         lambda r: (
             len(only(r).virtual_ipaddresses) == 1 and "one family" in messages(r, Severity.ERROR)[0]
         ),
+        (E(6, "(VI) virtual_ipaddress fd00::1 is IPv6 but the instance"),),
     ),
     (
         "vip excluded",
         inst("virtual_ipaddress_excluded {\n10.2.2.2/16\n}"),
         lambda r: only(r).virtual_ipaddresses_excluded[0].prefixlen == 16,
+        (E(1, "(VI) No VIP specified; at least one is sensible"),),
     ),
     # routes, peers, tracking, auth
     (
@@ -363,6 +455,7 @@ CASES: list[Case] = [
                 == ("10.9.0.0/16", A("10.0.0.254"), A("10.0.0.1"), "eth0", 5, 100, "link")
             )
         )(only(r).virtual_routes[0]),
+        (),
     ),
     (
         "route gw and blackhole",
@@ -370,6 +463,10 @@ CASES: list[Case] = [
         lambda r: (
             only(r).virtual_routes[0].gateway == A("10.0.0.1")
             and only(r).virtual_routes[1].route_type == "blackhole"
+        ),
+        (
+            E(5, "Warning - cannot track route 10.8.0.0/16 with no"),
+            E(6, "Warning - cannot track route 10.7.0.0/16 with no"),
         ),
     ),
     (
@@ -381,11 +478,13 @@ CASES: list[Case] = [
         lambda r: (
             [str(t.destination) for t in only(r).virtual_routes] == ["::/0", "::/0"] and clean(r)
         ),
+        (),
     ),
     (
         "route default is IPv4 without a hint",
         inst("virtual_routes {\ndefault dev eth0\ndefault4 dev eth0 no_track\n}"),
         lambda r: [str(t.destination) for t in only(r).virtual_routes] == ["0.0.0.0/0"] * 2,
+        (),
     ),
     (
         "route without dev is not tracked",
@@ -398,6 +497,7 @@ CASES: list[Case] = [
                 " specified, not tracking"
             ]
         ),
+        (E(5, "Warning - cannot track route 10.6.0.0/16 with no"),),
     ),
     (
         "peer ttl",
@@ -405,6 +505,7 @@ CASES: list[Case] = [
         lambda r: (
             (only(r).unicast_peers[0].min_ttl, only(r).unicast_peers[0].max_ttl) == (250, 255)
         ),
+        (),
     ),
     (
         "track interface weight",
@@ -412,11 +513,13 @@ CASES: list[Case] = [
         lambda r: (
             [(t.name, t.weight) for t in only(r).track_interfaces] == [("eth1", 0), ("eth2", -20)]
         ),
+        (),
     ),
     (
         "track script undefined",
         inst("track_script {\nchk\n}"),
         lambda r: only(r).track_scripts == () and "chk" in messages(r, Severity.ERROR)[0],
+        (E(5, "(VI) track script chk not found, ignoring..."),),
     ),
     (
         "track script defined",
@@ -427,6 +530,7 @@ CASES: list[Case] = [
             and r.config.script("chk").weight == 10
             and r.config.script("chk").effective_timeout == 1.0
         ),
+        (),
     ),
     (
         "auth pass",
@@ -435,70 +539,119 @@ CASES: list[Case] = [
             only(r).authentication.auth_type is AuthType.PASS
             and only(r).authentication.password == "secret12"
         ),
+        (E(6, "auth_pass is longer than 8 characters - truncating"),),
     ),
     (
         "auth with v3 ignored",
         inst("version 3\nauthentication {\nauth_type PASS\nauth_pass x\n}"),
         lambda r: only(r).authentication is None and messages(r, Severity.ERROR),
+        (E(5, "(VI) VRRP version 3 does not support authentication."),),
     ),
     # limits just inside and just outside
-    ("vrid 1", inst("", "interface eth0\nvirtual_router_id 1\n"), clean),
-    ("vrid 255", inst("", "interface eth0\nvirtual_router_id 255\n"), clean),
-    ("vrid 0", inst("", "interface eth0\nvirtual_router_id 0\n"), lambda r: r.exit_code == 4),
-    ("vrid 256", inst("", "interface eth0\nvirtual_router_id 256\n"), lambda r: r.exit_code == 4),
-    ("priority 1", inst("priority 1"), lambda r: only(r).priority == 1 and clean(r)),
-    ("priority 255", inst("priority 255"), lambda r: only(r).priority == 255 and clean(r)),
-    ("priority 0", inst("priority 0"), lambda r: only(r).priority == 100 and r.exit_code == 5),
-    ("priority 256", inst("priority 256"), lambda r: only(r).priority == 100 and r.exit_code == 5),
-    ("v2 advert 255", inst("advert_int 255"), lambda r: only(r).advert_int == 255 and clean(r)),
+    ("vrid 1", inst("", "interface eth0\nvirtual_router_id 1\n"), clean, ()),
+    ("vrid 255", inst("", "interface eth0\nvirtual_router_id 255\n"), clean, ()),
+    (
+        "vrid 0",
+        inst("", "interface eth0\nvirtual_router_id 0\n"),
+        lambda r: r.exit_code == 4,
+        (
+            E(3, "virtual_router_id '0' invalid - must be an integer from 1"),
+            E(1, "(VI) the virtual router id (virtual_router_id 1-255) must"),
+            F(None, "no vrrp_instance is left to run (every one was ignored"),
+        ),
+    ),
+    (
+        "vrid 256",
+        inst("", "interface eth0\nvirtual_router_id 256\n"),
+        lambda r: r.exit_code == 4,
+        (
+            E(3, "virtual_router_id '256' invalid - must be an integer from"),
+            E(1, "(VI) the virtual router id (virtual_router_id 1-255) must"),
+            F(None, "no vrrp_instance is left to run (every one was ignored"),
+        ),
+    ),
+    ("priority 1", inst("priority 1"), lambda r: only(r).priority == 1 and clean(r), ()),
+    ("priority 255", inst("priority 255"), lambda r: only(r).priority == 255 and clean(r), ()),
+    (
+        "priority 0",
+        inst("priority 0"),
+        lambda r: only(r).priority == 100 and r.exit_code == 5,
+        (E(4, "priority '0' invalid - must be an integer from 1 to 255"),),
+    ),
+    (
+        "priority 256",
+        inst("priority 256"),
+        lambda r: only(r).priority == 100 and r.exit_code == 5,
+        (E(4, "priority '256' invalid - must be an integer from 1 to 255"),),
+    ),
+    ("v2 advert 255", inst("advert_int 255"), lambda r: only(r).advert_int == 255 and clean(r), ()),
     (
         "v2 advert 256",
         inst("advert_int 256"),
         lambda r: only(r).advert_int == 1 and r.exit_code == 5,
+        (E(4, "advert_int '256' invalid - must be a number of seconds"),),
     ),
     (
         "v2 advert rounds",
         inst("advert_int 1.5"),
         lambda r: only(r).advert_int == 2 and "rounding" in messages(r, Severity.ERROR)[0],
+        (E(1, "(VI) VRRPv2 advertisement interval 1.5s must be an"),),
     ),
     (
         "v3 advert 0.01",
         inst("version 3\nadvert_int 0.01"),
         lambda r: only(r).advert_int == 0.01 and clean(r),
+        (),
     ),
     (
         "v3 advert 40.95",
         inst("version 3\nadvert_int 40.95"),
         lambda r: only(r).advert_int == 40.95 and clean(r),
+        (),
     ),
     (
         "v3 advert 40.96",
         inst("version 3\nadvert_int 40.96"),
         lambda r: only(r).advert_int == 40.95 and r.exit_code == 5,
+        (E(1, "(VI) VRRPv3 advertisement interval 40.96s is out of range"),),
     ),
-    ("advert 0", inst("advert_int 0"), lambda r: only(r).advert_int == 1 and r.exit_code == 5),
+    (
+        "advert 0",
+        inst("advert_int 0"),
+        lambda r: only(r).advert_int == 1 and r.exit_code == 5,
+        (E(4, "advert_int '0' invalid - must be a number of seconds from"),),
+    ),
     (
         "down_timer_adverts 100/101",
         inst("down_timer_adverts 100"),
         lambda r: only(r).down_timer_adverts == 100 and clean(r),
+        (),
     ),
     (
         "down_timer_adverts 101",
         inst("down_timer_adverts 101"),
         lambda r: only(r).down_timer_adverts == 3 and r.exit_code == 5,
+        (E(4, "down_timer_adverts '101' invalid - must be an integer"),),
     ),
-    ("preempt_delay 1000", inst("preempt_delay 1000"), lambda r: only(r).preempt_delay == 1000),
-    ("preempt_delay 1001", inst("preempt_delay 1001"), lambda r: r.exit_code == 5),
+    ("preempt_delay 1000", inst("preempt_delay 1000"), lambda r: only(r).preempt_delay == 1000, ()),
+    (
+        "preempt_delay 1001",
+        inst("preempt_delay 1001"),
+        lambda r: r.exit_code == 5,
+        (E(4, "preempt_delay '1001' invalid - must be a number of"),),
+    ),
     (
         "script weight 253/254",
         "vrrp_script s {\nscript /bin/true\nweight 254\n}\n",
         lambda r: r.config.script("s").weight == 0 and r.exit_code == 5,
+        (E(3, "weight '254' invalid - must be an integer from -253 to 253"),),
     ),
     # keepalived semantics
     (
         "state MASTER no priority",
         inst("state MASTER"),
         lambda r: only(r).priority == 255 and clean(r),
+        (),
     ),
     (
         "state MASTER clears nopreempt",
@@ -508,17 +661,33 @@ CASES: list[Case] = [
             and only(r).preempt_delay == 0
             and any("nopreempt will not work" in m for m in messages(r, Severity.ERROR))
         ),
+        (
+            E(1, "(VI) Warning - nopreempt will not work with initial state"),
+            E(1, "(VI) Warning - preempt delay will not work with initial"),
+        ),
     ),
     (
         "bad state",
         inst("state LEADER"),
         lambda r: only(r).state is State.BACKUP and r.exit_code == 5,
+        (E(4, "state 'LEADER' invalid - must be MASTER or BACKUP; using"),),
     ),
-    ("no interface", "vrrp_instance VI {\nvirtual_router_id 3\n}\n", lambda r: r.exit_code == 4),
+    (
+        "no interface",
+        "vrrp_instance VI {\nvirtual_router_id 3\n}\n",
+        lambda r: r.exit_code == 4,
+        (
+            E(1, "(VI) multicast needs an interface; give 'interface' or"),
+            E(1, "(VI): Unicast instances must have unicast_src_ip or"),
+            E(1, "(VI) No VIP specified; at least one is sensible"),
+            F(None, "no vrrp_instance is left to run (every one was ignored"),
+        ),
+    ),
     (
         "unicast_src_ip family",
         inst("unicast_src_ip fd00::1\nvirtual_ipaddress {\n10.0.0.1\n}"),
         lambda r: only(r).unicast_src_ip is None and r.exit_code == 5,
+        (E(1, "(VI) unicast_src_ip fd00::1 is not of the instance's"),),
     ),
     (
         "duplicate names",
@@ -529,16 +698,19 @@ CASES: list[Case] = [
             and only(r).virtual_router_id == 7
             and messages(r, Severity.ERROR) == ["<string>:9: vrrp instance VI already defined"]
         ),
+        (E(9, "vrrp instance VI already defined"),),
     ),
     (
         "vrid collision",
         inst("").replace("VI", "A") + inst("").replace("VI", "B"),
         lambda r: r.exit_code == 4 and "VRID 7" in messages(r, Severity.FATAL)[0],
+        (F(9, "VRID 7 is used by A (<string>:1) and B on interface eth0"),),
     ),
     (
         "same vrid other family",
         inst("").replace("VI", "A") + inst("virtual_ipaddress {\nfd00::1\n}").replace("VI", "B"),
         clean,
+        (),
     ),
     (
         "sync group",
@@ -549,6 +721,7 @@ CASES: list[Case] = [
             r.config.sync_groups[0].members == ("A", "B")
             and "C specified in sync group G doesn't exist" in messages(r, Severity.ERROR)[0]
         ),
+        (E(21, "Virtual router C specified in sync group G doesn't exist"),),
     ),
     (
         "global garp inherited",
@@ -557,6 +730,7 @@ CASES: list[Case] = [
         lambda r: (
             (only(r).garp.master_delay, only(r).garp.master_repeat, only(r).version) == (10, 4, 3)
         ),
+        (),
     ),
     (
         "global flags",
@@ -572,6 +746,7 @@ CASES: list[Case] = [
                 and g.vrrp_notify_fifo_script.command == "/bin/s"
             )
         )(r.config.global_defs),
+        (),
     ),
     (
         "binary junk is one fatal line",
@@ -581,68 +756,88 @@ CASES: list[Case] = [
             and [p.render() for p in r.problems]
             == ["<string>:9: binary data (byte 0x01) - not a text configuration file"]
         ),
+        (F(9, "binary data (byte 0x01) - not a text configuration file"),),
     ),
     (
         "a Latin-1 comment is harmless",
         inst("priority 60 # caf\udce9"),
         lambda r: only(r).priority == 60 and clean(r),
+        (),
     ),
     (
         "non-UTF-8 outside a comment drops the line",
         inst("priority 61\nlabel caf\udce9"),
         lambda r: only(r).priority == 61 and "UTF-8" in messages(r, Severity.ERROR)[0],
+        (E(5, "not valid UTF-8 text - ignoring line"),),
     ),
     (
         "many unreadable lines stop the read",
         "x\udcff\n" * 30 + inst(""),
         lambda r: r.exit_code == 4 and "unreadable lines" in messages(r, Severity.FATAL)[0],
+        (*(E(n, "not valid UTF-8 text") for n in range(1, 12)),
+         F(11, "more than 10 unreadable lines")),
     ),
     # keepalived's completion rules (vrrp_complete_instance, 2.2.7 wording)
     (
         "no VIP v2 is an error",
         "vrrp_instance VI {\n" + BASE + "}\n",
         lambda r: r.exit_code == 5 and "at least one is sensible" in messages(r, Severity.ERROR)[0],
+        (E(1, "(VI) No VIP specified; at least one is sensible"),),
     ),
     (
         "no VIP v3 cannot run",
         "vrrp_instance VI {\n" + BASE + "version 3\n}\n",
         # the instance is dropped (an error); with no other instance the config cannot run
         lambda r: r.exit_code == 4 and "at least one is required" in messages(r, Severity.ERROR)[0],
+        (
+            E(1, "(VI) No VIP specified; at least one is required -"),
+            F(None, "no vrrp_instance is left to run (every one was ignored"),
+        ),
     ),
     (
         "strict refuses unicast",
         inst("strict_mode\nunicast_peer {\n10.0.0.2\n}"),
         lambda r: r.exit_code == 4 and "not supported in strict mode" in r.problems[0].message,
+        (
+            E(1, "(VI) Unicast peers are not supported in strict mode"),
+            F(None, "no vrrp_instance is left to run (every one was ignored"),
+        ),
     ),
     (
         "strict MASTER must be owner",
         inst("strict_mode\nstate MASTER\npriority 100"),
         lambda r: only(r).state is State.BACKUP and "must match being address owner" in str(r),
+        (E(1, "(VI) State MASTER must match being address owner"),),
     ),
     (
         "strict resets down_timer_adverts",
         inst("strict_mode\ndown_timer_adverts 5"),
         lambda r: only(r).down_timer_adverts == 3 and r.exit_code == 5,
+        (E(1, "(VI) down_timer_adverts is incompatible with strict mode"),),
     ),
     (
         "strict v6 first VIP link-local",
         inst("strict_mode\nvirtual_ipaddress {\nfd00::1\n}"),
         lambda r: "must be link local" in messages(r, Severity.ERROR)[0],
+        (E(6, "(VI) the first IPv6 VIP address must be link local"),),
     ),
     (
         "preempt_delay with nopreempt",
         inst("nopreempt\npreempt_delay 30"),
         lambda r: only(r).preempt_delay == 0 and only(r).nopreempt and r.exit_code == 5,
+        (E(1, "(VI) preempt_delay is incompatible with nopreempt mode -"),),
     ),
     (
         "preempt_delay kept for BACKUP",
         inst("preempt_delay 30"),
         lambda r: only(r).preempt_delay == 30.0 and clean(r),
+        (),
     ),
     (
         "AH with initial MASTER",
         inst("state MASTER\nauthentication {\nauth_type AH\nauth_pass x\n}"),
         lambda r: only(r).state is State.BACKUP and "incompatible with AH" in str(r),
+        (E(5, "(VI) Initial state master is incompatible with AH"),),
     ),
     (
         "track_interface of its own interface is dropped",
@@ -652,6 +847,7 @@ CASES: list[Case] = [
             and messages(r, Severity.ERROR)
             == ["<string>:1: (VI) Ignoring track_interface eth0 since own interface"]
         ),
+        (E(1, "(VI) Ignoring track_interface eth0 since own interface"),),
     ),
     (
         "unicast_src_ip without peers is multicast",
@@ -661,6 +857,7 @@ CASES: list[Case] = [
             and "Defaulting to multicast" in messages(r, Severity.ERROR)[0]
             and r.exit_code == 5
         ),
+        (E(1, "(VI) A unicast keyword has been specified without any"),),
     ),
     (
         "lower-priority burst defaults to the global burst",
@@ -670,6 +867,7 @@ CASES: list[Case] = [
             (only(r).garp.master_repeat, only(r).garp.lower_prio_repeat) == (7, 3)
             and only(r).garp.lower_prio_delay == 2.0
         ),
+        (),
     ),
     (
         "strict mode: no lower-priority burst",
@@ -678,6 +876,7 @@ CASES: list[Case] = [
             (only(r).garp.lower_prio_repeat, only(r).garp.lower_prio_delay) == (0, 0.0)
             and "requires no repeat garps" in messages(r, Severity.ERROR)[0]
         ),
+        (E(1, "(VI) Strict mode requires no repeat garps. resetting"),),
     ),
     (
         "vrrp_min_garp keeps what was set before it",
@@ -686,21 +885,25 @@ CASES: list[Case] = [
             (only(r).garp.master_repeat, only(r).garp.master_delay, only(r).garp.min_garp)
             == (1, 3.0, True)
         ),
+        (),
     ),
     (
         "garp_master_repeat 0 becomes 1",
         inst("garp_master_repeat 0"),
         lambda r: only(r).garp.master_repeat == 1 and r.exit_code == 5,
+        (E(4, "garp_master_repeat must be greater than 0, setting to 1"),),
     ),
     (
         "boolean flag off",
         inst("strict_mode off\nlower_prio_no_advert false"),
         lambda r: not only(r).strict_mode and not only(r).lower_prio_no_advert and clean(r),
+        (),
     ),
     (
         "boolean flag bad value",
         inst("skip_check_adv_addr maybe"),
         lambda r: "on|off|true|false|yes|no" in messages(r, Severity.ERROR)[0],
+        (E(4, "skip_check_adv_addr 'maybe' invalid - must be one of"),),
     ),
     (
         "plain flag ignores its value as keepalived 2.2.7 does",
@@ -713,6 +916,7 @@ CASES: list[Case] = [
                 " (as keepalived 2.2.7 reads it) (warning)"
             ]
         ),
+        (W(4, "nopreempt takes no value - 'off' ignored, nopreempt is on"),),
     ),
     (
         "value block with extra words",
@@ -722,6 +926,7 @@ CASES: list[Case] = [
             and messages(r, Severity.ERROR)
             == ["<string>:4: Block virtual_ipaddress has extra parameters timeout ..."]
         ),
+        (E(4, "Block virtual_ipaddress has extra parameters timeout ..."),),
     ),
     (
         "unicast addresses lose a /suffix as keepalived's do",
@@ -731,6 +936,10 @@ CASES: list[Case] = [
             == (A("10.0.0.5"), A("10.0.0.6"))
             and len(messages(r, Severity.WARNING)) == 2
             and r.exit_code == 0
+        ),
+        (
+            W(4, "unicast_src_ip '10.0.0.5/24': '/24' after the address is"),
+            W(6, "unicast_peer '10.0.0.6/24': '/24' after the address is"),
         ),
     ),
     (
@@ -744,6 +953,10 @@ CASES: list[Case] = [
             and r.config.instance("A").track_interfaces[0].weight == 0
             and "with weights due to SYNC group" in str(r.problems)
         ),
+        (
+            E(12, "(A) ignoring eth1 tracked interface weight due to SYNC"),
+            E(9, "(A) ignoring tracked script s with weights due to SYNC"),
+        ),
     ),
     (
         "sync_group_tracking_weight keeps weights",
@@ -752,6 +965,7 @@ CASES: list[Case] = [
         + inst("", "interface eth1\nvirtual_router_id 7\n").replace("VI", "B")
         + "vrrp_sync_group G {\ngroup {\nA\nB\n}\nsync_group_tracking_weight\n}\n",
         lambda r: len(r.config.instance("A").track_scripts) == 1 and clean(r),
+        (),
     ),
     (
         "address owner drops weighted tracking",
@@ -762,40 +976,59 @@ CASES: list[Case] = [
             and only(r).track_interfaces == ()
             and "due to address owner" in str(r.problems)
         ),
+        (
+            E(12, "(VI) ignoring eth1 tracked interface due to address owner"),
+            E(9, "(VI) ignoring tracked script s with weights due to"),
+        ),
     ),
     (
         "sync group of one is an error",
         inst("") + "vrrp_sync_group G {\ngroup {\nVI\n}\n}\n",
         lambda r: r.exit_code == 5 and "only 1 virtual router" in messages(r, Severity.ERROR)[0],
+        (E(9, "Sync group G has only 1 virtual router(s) - this probably"),),
     ),
     (
         "sync group with no known member is removed",
         inst("") + "vrrp_sync_group G {\ngroup {\nX\n}\n}\n",
         lambda r: r.config.sync_groups == () and "removing" in messages(r, Severity.ERROR)[-1],
+        (
+            E(11, "Virtual router X specified in sync group G doesn't exist"),
+            E(9, "Sync group G, no matching virtual router found in group"),
+        ),
     ),
-    ("accept defaults on", inst(""), lambda r: only(r).accept is True and clean(r)),
+    ("accept defaults on", inst(""), lambda r: only(r).accept is True and clean(r), ()),
     (
         "accept defaults off in strict mode",
         inst("strict_mode"),
         lambda r: only(r).accept is False and clean(r),
+        (),
     ),
     (
         "accept with strict v2 reset",
         inst("strict_mode\naccept"),
         lambda r: only(r).accept is False and "RFC3768" in messages(r, Severity.ERROR)[0],
+        (E(1, "(VI) warning - accept mode for VRRP version 2 does not"),),
     ),
     (
         "owner accepts in strict mode",
         inst("strict_mode\nstate MASTER"),
         lambda r: (only(r).priority, only(r).accept) == (255, True) and clean(r),
+        (),
     ),
 ]
 
 
-@pytest.mark.parametrize(("text", "ok"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_grammar(text: str, ok: Callable[[CheckResult], bool]) -> None:
+@pytest.mark.parametrize(("text", "ok", "expected"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_grammar(text: str, ok: Callable[[CheckResult], bool], expected: Expected) -> None:
     result = check_text(text)
-    assert ok(result), [p.render() for p in result.problems]
+    rendered = [p.render() for p in result.problems]
+    got = [(p.severity, p.where.line if p.where else None, p.message) for p in result.problems]
+    assert len(got) == len(expected), rendered
+    for (severity, line, piece), (got_severity, got_line, message) in zip(
+            expected, got, strict=True):
+        assert (got_severity, got_line) == (severity, line) and piece in message, rendered
+    assert ok(result), rendered
 
 
 def test_include_relative_glob_and_missing(tmp_path: Path) -> None:
