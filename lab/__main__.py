@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from . import registry
 from .daemons import Daemon
 from .lab import Lab, sweep
-from .walkthrough import run_walkthrough
+from .rehearse import rehearse
 
 
 def _persistent_labs() -> list[str]:
@@ -67,12 +66,14 @@ def cmd_shell(args: argparse.Namespace) -> int:
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
-    daemon = Daemon(args.daemon)
-    master_conf, backup_conf = Path(args.master).read_text(), Path(args.backup).read_text()
+    master = Daemon(args.master_daemon or args.daemon)
+    backup = Daemon(args.backup_daemon or args.daemon)
     with Lab() as lab:
-        print(f"rehearsing the seed's walk-through with {daemon.value} in lab {lab.name}")
-        result = run_walkthrough(lab, master_conf, backup_conf, master_daemon=daemon,
-                                 backup_daemon=daemon, advert_int=args.advert_int, echo=print)
+        print(f"rehearsing {args.master} (master, {master.value}) and {args.backup} "
+              f"(backup, {backup.value}) in lab {lab.name}")
+        result = rehearse(lab, args.master, args.backup, master_daemon=master,
+                          backup_daemon=backup, firewall=args.firewall,
+                          echo=print if args.verbose else None)
         print()
         print(result.render())
         if not result.ok and args.verbose:
@@ -99,15 +100,21 @@ def main(argv: list[str] | None = None) -> int:
     shell.add_argument("box")
     shell.add_argument("--lab")
     shell.add_argument("-c", dest="run", help="run this command instead of a shell")
-    rehearse = sub.add_parser("rehearse", help="run the seed's walk-through on two configs")
-    rehearse.add_argument("master", help="config for the master box (10.10.50.62)")
-    rehearse.add_argument("backup", help="config for the backup box (10.10.50.65)")
-    rehearse.add_argument("--daemon", choices=[d.value for d in Daemon],
-                          default=Daemon.KEEPALIVED.value)
-    rehearse.add_argument("--advert-int", type=float, default=1.0,
-                          help="the configs' advert_int (sets the deadlines)")
+    rehearse = sub.add_parser("rehearse", help="build two boxes from two configs and run the "
+                              "guide's walk-through on every instance")
+    rehearse.add_argument("master", help="the config of the box meant to be master")
+    rehearse.add_argument("backup", help="the config of the backup box")
+    daemon_names = [d.value for d in Daemon]
+    rehearse.add_argument("--daemon", choices=daemon_names, default=Daemon.ASTLINUX_HA.value,
+                          help="the daemon on both boxes (default astlinux-ha)")
+    rehearse.add_argument("--master-daemon", choices=daemon_names,
+                          help="the master's daemon (a mixed pair)")
+    rehearse.add_argument("--backup-daemon", choices=daemon_names,
+                          help="the backup's daemon (a mixed pair)")
+    rehearse.add_argument("--firewall", action="store_true",
+                          help="apply the guide's firewall without its VRRP rule in both boxes")
     rehearse.add_argument("-v", "--verbose", action="store_true",
-                          help="print the daemons' logs when it fails")
+                          help="print the timeline live, and the daemons' logs when it fails")
     sweeper = sub.add_parser("sweep", help="remove labs left by crashed runs")
     sweeper.add_argument("--all", action="store_true", help="labs made by 'up' as well")
     args = parser.parse_args(argv)

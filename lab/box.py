@@ -104,6 +104,9 @@ class Box:
         self.holder_pid = holder_pid
         self.image_dir = image_dir  # read-only layers over /etc and /usr/local (see mounts.py)
         self.spawned: list[Spawned] = []
+        # Interface name -> its switch-side port: eth0 is cabled at creation, others by
+        # add_interface (rehearse builds boxes with the interfaces their configs name).
+        self.ports: dict[str, str] = {"eth0": self.port}
         self._ipr: IPRoute | None = None
         self._ipr_lock = threading.Lock()
 
@@ -120,7 +123,8 @@ class Box:
     def _configure_eth0(self) -> None:
         sh(["ip", "-n", self.netns, "link", "set", "lo", "up"])
         sh(["ip", "-n", self.netns, "addr", "flush", "dev", "eth0"])
-        sh(["ip", "-n", self.netns, "addr", "add", self.address, "dev", "eth0"])
+        if self.address:  # "": a box whose eth0 is cabled but has no address of its own
+            sh(["ip", "-n", self.netns, "addr", "add", self.address, "dev", "eth0"])
         sh(["ip", "-n", self.netns, "link", "set", "eth0", "up"])
 
     def boot(self, timeout: float = 10.0) -> None:
@@ -270,13 +274,21 @@ class Box:
         extra = ["nodad"] if ":" in cidr else []
         self.run(["ip", "addr", "add", cidr, "dev", ifname, *extra])
 
-    def pull_cable(self) -> None:
-        """Unplug: the switch-side port goes down, so the box's eth0 loses carrier."""
-        sh(["ip", "-n", self.switch_netns, "link", "set", self.port, "down"])
+    def add_interface(self, ifname: str, bridge: str, port: str) -> None:
+        """One more interface ``ifname``, cabled to switch port ``port`` on ``bridge``."""
+        sh(["ip", "-n", self.switch_netns, "link", "add", port, "type", "veth",
+            "peer", "name", ifname, "netns", self.netns])
+        sh(["ip", "-n", self.switch_netns, "link", "set", port, "master", bridge, "up"])
+        sh(["ip", "-n", self.netns, "link", "set", ifname, "up"])
+        self.ports[ifname] = port
 
-    def replug_cable(self) -> None:
+    def pull_cable(self, ifname: str = "eth0") -> None:
+        """Unplug: the switch-side port goes down, so the box's ``ifname`` loses carrier."""
+        sh(["ip", "-n", self.switch_netns, "link", "set", self.ports[ifname], "down"])
+
+    def replug_cable(self, ifname: str = "eth0") -> None:
         """Plug the cable back in."""
-        sh(["ip", "-n", self.switch_netns, "link", "set", self.port, "up"])
+        sh(["ip", "-n", self.switch_netns, "link", "set", self.ports[ifname], "up"])
 
     def __repr__(self) -> str:
         return f"Box({self.name!r}, {self.address!r}, netns={self.netns!r})"

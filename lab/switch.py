@@ -26,6 +26,12 @@ class Switch:
             "stp_state", "0", "mcast_snooping", "0"])
         sh(["ip", "-n", self.netns, "link", "set", "br0", "up"])
 
+    def add_bridge(self, name: str) -> None:
+        """Another LAN on the same switch: a bridge like ``br0`` (a box's eth1, eth2...)."""
+        sh(["ip", "-n", self.netns, "link", "add", name, "type", "bridge", "forward_delay", "0",
+            "stp_state", "0", "mcast_snooping", "0"])
+        sh(["ip", "-n", self.netns, "link", "set", name, "up"])
+
     def nft(self, script: str) -> None:
         """Apply an nft script inside the switch namespace."""
         try:
