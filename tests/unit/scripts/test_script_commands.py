@@ -1,11 +1,16 @@
-"""Commands, FIFO lines and the -t problems derived from verdicts."""
+"""Commands, FIFO lines, the -t problems derived from verdicts, and the DELETED notify run."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
+from pathlib import Path
+
+import pytest
 
 from astlinux_ha.problems import Location, Severity
-from astlinux_ha.scripts.notify import Notifier, NotifyScripts, fifo_line
+from astlinux_ha.scripts.notify import Notifier, NotifyFifo, NotifyScripts, fifo_line
 from astlinux_ha.scripts.runner import RunnableScript, script_env
 from astlinux_ha.scripts.security import CheckedScript, RefusalReason, Verdict, script_problems
 from astlinux_ha.scripts.users import ScriptUser
@@ -99,18 +104,47 @@ def test_problems_with_security_off() -> None:
     assert script_problems([], security_enabled=False) == []
 
 
-class _Fifo:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def write(self, line: str) -> None:
-        self.lines.append(line)
+# Records which script ran and with what arguments, one line per run.
+RECORDER = '#!/bin/sh\necho "$(basename "$0")" "$@" >> {out}\n'
 
 
-def test_a_removed_instance_reports_deleted_only_with_notify_deleted() -> None:
-    for flag, expected in ((False, "FAULT"), (True, "DELETED")):
-        fifo = _Fifo()
-        notifier = Notifier("INSTANCE", "VI_1", NotifyScripts(notify_deleted=flag),
-                            fifos=[fifo])  # type: ignore[list-item]
+def _recorder(tmp_path: Path, name: str) -> RunnableScript:
+    path = tmp_path / f"{name}.sh"
+    path.write_text(RECORDER.format(out=tmp_path / "runs.log"))
+    path.chmod(0o755)
+    me = ScriptUser(os.geteuid(), os.getegid(), (os.getegid(),), "me")
+    return RunnableScript((str(path),), me)
+
+
+@pytest.mark.parametrize(("notify_deleted", "runs", "line"), [
+    # keepalived without notify_deleted: a removed instance is a FAULT, scripts and FIFO alike
+    (False, ["fault.sh", "notify.sh INSTANCE VI_1 FAULT 100"], 'INSTANCE "VI_1" FAULT 100\n'),
+    (True, ["deleted.sh", "notify.sh INSTANCE VI_1 DELETED 100"],
+     'INSTANCE "VI_1" DELETED 100\n'),
+])
+def test_a_removed_instance_is_notified_as_fault_unless_notify_deleted(
+    tmp_path: Path, notify_deleted: bool, runs: list[str], line: str
+) -> None:
+    scripts = NotifyScripts(
+        fault=_recorder(tmp_path, "fault"),
+        # The config gives a deleted script only with notify_deleted (its keyword).
+        deleted=_recorder(tmp_path, "deleted") if notify_deleted else None,
+        generic=_recorder(tmp_path, "notify"),
+        notify_deleted=notify_deleted,
+    )
+
+    async def scenario() -> bytes:
+        fifo = NotifyFifo(str(tmp_path / "notify.fifo"))
+        assert await fifo.open()
+        notifier = Notifier("INSTANCE", "VI_1", scripts, fifos=[fifo])
         notifier.notify("DELETED", 100)
-        assert fifo.lines == [f'INSTANCE "VI_1" {expected} 100\n']
+        await notifier.close()  # every queued notify has run
+        reader = os.open(fifo.path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            return os.read(reader, 4096)
+        finally:
+            os.close(reader)
+            await fifo.close()
+
+    assert asyncio.run(scenario()).decode() == line
+    assert (tmp_path / "runs.log").read_text().splitlines() == runs
