@@ -334,9 +334,10 @@ def test_insecure_scripts_are_refused_with_security_on_and_run_with_a_warning_of
         "bad_notify.sh": (RECORDER, 0o755),
     })
     ha1.run(["chmod", "0777", bad_track, bad_notify])  # world-writable: anyone could edit them
+    interval = 1
     track = f"""vrrp_script chk_bad {{
     script "{bad_track}"
-    interval 1
+    interval {interval}
 }}
 """
     instance = f"    track_script {{\n        chk_bad\n    }}\n    notify {bad_notify}\n"
@@ -351,7 +352,13 @@ def test_insecure_scripts_are_refused_with_security_on_and_run_with_a_warning_of
     assert check.returncode == 6, check.stdout + check.stderr
     daemon = daemons.start(ha1, Daemon.ASTLINUX_HA)
     lab.wait_for_holders(VIP, ["ha1"], timeout=5)
-    time.sleep(1.2)
+    # Neither script may run. Kept, the failing track script would have run within one of
+    # its intervals (and its FAULT dropped the VIP), and the generic notify was due at the
+    # takeover that just happened: watch that long, plus 0.5 s for a shell to start and write.
+    deadline = time.monotonic() + interval + 0.5
+    while time.monotonic() < deadline:
+        assert lab.holders(VIP) == ["ha1"] and _runs(ha1) == [], daemon.log_text()
+        time.sleep(0.05)
     daemon.stop()
     log = daemon.log_text()
     assert f"Unsafe permissions found for script '{bad_track}' - disabling" in log, log
