@@ -26,6 +26,8 @@ $(STAMP): setup.cfg pyproject.toml
 
 lint: deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy --strict --follow-imports=silent astlinux_ha/vrrp astlinux_ha/runtime
+	$(VENV)/bin/mypy astlinux_ha
 
 test: deps lint
 	$(VENV)/bin/pytest -q --cov=astlinux_ha --cov-report=term:skip-covered

@@ -236,9 +236,9 @@ class InstanceRunner:
     def send_advert(self, priority: int) -> None:
         """Send one advert (to the group, or once per unicast peer)."""
         sends = self._adverts.sends(priority)
-        for error in sends.errors:
+        for reason in sends.errors:
             self.counters["send_error"] += 1
-            self._log_limited(("encode",), error, self.shared.clock.time())
+            self._log_limited(("encode",), reason, self.shared.clock.time())
         src = self.params.primary_address
         for payload, to, dst in sends.datagrams:
             error = self.sock.send(payload, dst=to, src=src, ttl=self._ttl)

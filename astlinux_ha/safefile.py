@@ -56,7 +56,7 @@ def open_dir(path: str | os.PathLike[str], *, create_mode: int | None = None) ->
         # meanwhile is refused as it is.
         os.close(fd)
         raise UnsafePath(errno.EPERM, f"is owned by uid {owner}, not by us", str(path))
-    if created:
+    if created and create_mode is not None:
         os.fchmod(fd, create_mode)
     return fd
 

@@ -60,7 +60,7 @@ def rows(status: dict[str, Any]) -> list[tuple[str, ...]]:
     instances = status.get("instances", {})
     if not isinstance(instances, dict):
         return []
-    out = []
+    out: list[tuple[str, ...]] = []
     for name, inst in sorted(instances.items()):
         if not isinstance(inst, dict):
             inst = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -82,7 +83,7 @@ class SyncGroupRunner:
         self.clock = clock
         self.role = core.Role.BACKUP
         for m in members:
-            m.deliver = lambda ev, target=m.name: self.dispatch(target, ev)
+            m.deliver = functools.partial(self.dispatch, m.name)
 
     def dispatch(self, target: str, event: core.Event) -> None:
         """Step the group with ``event`` for member ``target`` and apply every outcome."""

@@ -283,12 +283,12 @@ def parse_route(rep: Reporter, line: Line) -> VirtualRoute | None:
         hint = fields.get("gateway") or fields.get("source")
         dest = _DEFAULTS[6] if isinstance(hint, ipaddress.IPv6Address) else _DEFAULTS[4]
     for key in ("gateway", "source"):
-        got = fields.get(key)
-        if isinstance(got, ipaddress.IPv4Address | ipaddress.IPv6Address) and (
-            got.version != dest.version
+        address = fields.get(key)
+        if isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address) and (
+            address.version != dest.version
         ):
             rep.error(
-                where, f"route {key} {got} is not of the destination's family - ignoring route"
+                where, f"route {key} {address} is not of the destination's family - ignoring route"
             )
             return None
     return VirtualRoute(dest, where, **fields)  # type: ignore[arg-type]

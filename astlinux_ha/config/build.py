@@ -12,15 +12,15 @@ import dataclasses
 from typing import Any
 
 from astlinux_ha.problems import Location
+from astlinux_ha.vrrp.model import Garp
+from astlinux_ha.vrrp.packet import AuthType
 
 from .addresses import parse_peer, parse_route, parse_vip
 from .argv import CommandSyntaxError, split_command
 from .model import (
     Authentication,
-    AuthType,
     Config,
     Fifo,
-    Garp,
     GlobalDefs,
     Notifies,
     ScriptCommand,
@@ -379,7 +379,7 @@ def read_instance(rep: Reporter, st: Statement, g: GlobalDefs) -> VrrpInstance |
         where = item.where
         if key in _INSTANCE_INTS:
             name, lo, hi = _INSTANCE_INTS[key]
-            value = parse_int(rep, where, key, need(rep, where, words, 1), lo, hi)
+            value: Any = parse_int(rep, where, key, need(rep, where, words, 1), lo, hi)
             if value is not None:
                 f[name] = value
                 explicit.add(name)

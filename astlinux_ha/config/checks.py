@@ -10,11 +10,12 @@ returns the resulting config with every problem found on the way.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from astlinux_ha.problems import Location, Problem, Severity
+from astlinux_ha.vrrp.packet import AuthType
 
 from .model import (
-    AuthType,
     Config,
     State,
     SyncGroup,
@@ -74,7 +75,7 @@ def complete_instance(
     """
     name = inst.name
     where = inst.where
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     # Every check still runs after a reason to drop the instance: -t lists them all at once.
     dropped = False
     if inst.interface is None:
@@ -150,7 +151,7 @@ def complete_instance(
     return None if dropped else done
 
 
-def _without_interface(rep: Reporter, inst: VrrpInstance, changes: dict[str, object]) -> bool:
+def _without_interface(rep: Reporter, inst: VrrpInstance, changes: dict[str, Any]) -> bool:
     """keepalived 2.4.3's rules for an instance without 'interface' (vrrp.c,
     vrrp_complete_instance); True when it cannot run.
 
@@ -201,7 +202,7 @@ def _preemption(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
     """What an initial MASTER or an address owner cannot have."""
     name = inst.name
     where = inst.where
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     nopreempt = inst.nopreempt
     if inst.priority == 255 and nopreempt:
         rep.error(
@@ -235,7 +236,7 @@ def _strict(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
     where = inst.where
     if not inst.strict_mode:
         return inst
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if (inst.state is State.MASTER) != (inst.priority == 255):
         rep.error(where, f"({name}) State MASTER must match being address owner")
         changes["state"] = State.MASTER if inst.priority == 255 else State.BACKUP
@@ -305,7 +306,7 @@ def _accept(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
 
 def _tracks(rep: Reporter, inst: VrrpInstance, script_names: set[str]) -> VrrpInstance:
     """Drop track entries keepalived drops: its own interface, an undefined vrrp_script."""
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     interfaces = tuple(t for t in inst.track_interfaces if t.name != inst.interface)
     if len(interfaces) != len(inst.track_interfaces):
         # The instance's own interface is always tracked (unless dont_track_primary).
@@ -452,10 +453,10 @@ def complete(config: Config) -> tuple[Config, tuple[Problem, ...]]:
     weights = {s.name: s.weight for s in scripts}
     unweighted = {m for g in groups if not g.sync_group_tracking_weight for m in g.members}
     instances = [_fixed_priority(rep, inst, inst.name in unweighted, weights) for inst in instances]
-    done = dataclasses.replace(
+    completed = dataclasses.replace(
         config, instances=tuple(instances), scripts=tuple(scripts), sync_groups=groups
     )
-    return done, tuple(rep.problems)
+    return completed, tuple(rep.problems)
 
 
 def _fixed_priority(

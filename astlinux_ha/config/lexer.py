@@ -452,7 +452,8 @@ class _Reader:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
         except OSError as err:
-            return self.cannot_read(path, where, included, err)
+            self.cannot_read(path, where, included, err)
+            return None
         try:
             # Checked on the descriptor before any read: io.open() itself refuses a directory.
             info = os.fstat(fd)
@@ -480,7 +481,8 @@ class _Reader:
                 # +1: a file that grew after fstat() is still caught as too large
                 return handle.read(MAX_FILE_BYTES + 1)
         except OSError as err:
-            return self.cannot_read(path, where, included, err)
+            self.cannot_read(path, where, included, err)
+            return None
         finally:
             os.close(fd)
 

@@ -17,13 +17,14 @@ from astlinux_ha.config import model as cfg
 from astlinux_ha.net import KernelRoute, SocketKey, Vip, scope_id
 from astlinux_ha.net.vrrp_socket import Mode
 from astlinux_ha.preflight import ScriptReport
+from astlinux_ha.problems import Location
 from astlinux_ha.scripts import runner, track
 from astlinux_ha.scripts.notify import NotifyScripts
 from astlinux_ha.vrrp import model as core
 from astlinux_ha.vrrp.ah import IPPROTO_AH
 from astlinux_ha.vrrp.packet import AuthType
 from astlinux_ha.vrrp.receive import Peer, ReceiveParams
-from astlinux_ha.vrrp.tracking import TrackKind, TrackSpec
+from astlinux_ha.vrrp.tracking import TrackKey, TrackKind, TrackSpec
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -250,13 +251,13 @@ class ScriptPlan:
     report: ScriptReport
     # Keyed by the config item's source location: it names the line the verdict was taken
     # on, and survives a model copied or rebuilt (an object's id() did not).
-    commands: Mapping[cfg.Location, runner.RunnableScript]
+    commands: Mapping[Location, runner.RunnableScript]
     usable: frozenset[str]  # vrrp_script names whose script passed
 
     @classmethod
     def from_report(cls, config: cfg.Config, report: ScriptReport) -> ScriptPlan:
         """The runnable commands of ``report`` (check_scripts' verdicts on ``config``)."""
-        commands: dict[cfg.Location, runner.RunnableScript] = {}
+        commands: dict[Location, runner.RunnableScript] = {}
         for chk in report.checks:
             if chk.runnable and chk.argv is not None and chk.user is not None:
                 assert chk.verdict is not None  # runnable says so
@@ -299,7 +300,7 @@ class FifoPlan:
     script: runner.RunnableScript | None
     user: str | None
     group: str | None
-    where: cfg.Location
+    where: Location
 
 
 def fifos(config: cfg.Config, scripts: ScriptPlan) -> tuple[FifoPlan, ...]:
@@ -339,10 +340,10 @@ def groups(config: cfg.Config,
 
 
 def initial_down(config: cfg.Config, tracks: Iterable[TrackSpec],
-                 running_scripts: Collection[str], facts: HostFacts) -> frozenset[core.TrackKey]:
+                 running_scripts: Collection[str], facts: HostFacts) -> frozenset[TrackKey]:
     """What a starting instance counts as down: tracked links not up, tracked source
     addresses the box lacks, and each running track script with init_fail."""
-    down: set[core.TrackKey] = set()
+    down: set[TrackKey] = set()
     for t in tracks:
         if t.kind is TrackKind.INTERFACE and t.name not in facts.links_up:
             down.add(t.key)

@@ -355,7 +355,7 @@ def check_script(
     shell = False
     if executable:
         mode = file_st.st_mode
-        protect = (
+        protect = bool(
             uid == 0
             or gid == 0
             or (file_st.st_uid == 0 and mode & stat.S_IXUSR and mode & stat.S_ISUID)

@@ -58,12 +58,14 @@ class AhPacket:
     @property
     def spi(self) -> int:
         """The Security Parameters Index (keepalived: the sender's address)."""
-        return struct.unpack_from("!I", self.ah, 4)[0]
+        spi: int = struct.unpack_from("!I", self.ah, 4)[0]
+        return spi
 
     @property
     def seq(self) -> int:
         """The sequence number."""
-        return struct.unpack_from("!I", self.ah, 8)[0]
+        seq: int = struct.unpack_from("!I", self.ah, 8)[0]
+        return seq
 
     @property
     def icv(self) -> bytes:
@@ -125,7 +127,8 @@ def verify_icv(key: bytes, packet: AhPacket, *, unicast: bool) -> bool:
 def ipv4_checksum(header: bytes) -> int:
     """The IPv4 header checksum of ``header`` (its checksum field taken as zero)."""
     data = header[:10] + b"\0\0" + header[12:]
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    words: tuple[int, ...] = struct.unpack(f"!{len(data) // 2}H", data)
+    total = sum(words)
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF

@@ -72,7 +72,7 @@ def _replace(state: InstanceState, changes: Mapping[str, object]) -> InstanceSta
     values = list(_state_values(state))
     for name, value in changes.items():
         values[_STATE_INDEX[name]] = value
-    return InstanceState(*values)  # type: ignore[arg-type]
+    return InstanceState(*values)
 
 
 def step(

@@ -126,7 +126,8 @@ def internet_checksum(data: bytes, initial: int = 0) -> int:
     """RFC 1071 ones' complement sum of ``data`` (odd length padded), complemented."""
     if len(data) % 2:
         data += b"\0"
-    total = initial + sum(struct.unpack(f"!{len(data) // 2}H", data))
+    words: tuple[int, ...] = struct.unpack(f"!{len(data) // 2}H", data)
+    total = initial + sum(words)
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
