@@ -70,7 +70,7 @@ def pytest_runtest_makereport(item, call):
 def image_lab(_lab_session: None) -> Iterator[Lab]:
     """One box ``ha`` (the seed master's address) booted on the shared ``make install`` image,
     for a whole test module: building and booting it once is what makes service tests cheap."""
-    from .astlinux import shared_build  # builds wheels: only for the modules that ask
+    from lab.astlinux import shared_build  # builds wheels: only for the modules that ask
 
     _, image = shared_build()
     with Lab() as the_lab:
