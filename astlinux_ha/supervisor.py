@@ -140,7 +140,7 @@ class Supervisor:
         self.shared = Shared(addresses=e.addresses(self.netlink),
                              announcer=e.announcer(g.garp.interval, g.garp.na_interval),
                              log=self.log, on_transition=self._on_transition,
-                             on_change=self._status_changed)
+                             on_change=self._status_changed, conflicts=e.conflicts)
         self.pool = e.sockets(self._on_packet)
         self.watcher = e.links(self._on_link)
         # Links first: an instance's Start reads its interface's state from the watcher, and an

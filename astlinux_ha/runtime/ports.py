@@ -50,6 +50,7 @@ class Edges:
     interface: Callable[[Any, str], Awaitable[Any]]  # get_interface(netlink, ifname)
     user: Callable[[str, str | None], Any]  # resolve_user(user, group)
     clock: Callable[[], Clock]  # the running loop
+    conflicts: Callable[..., Any]  # ConflictWatcher(ifname, ipv4_vips, on_claim): split brain
     wall_clock: Callable[[], str]  # now, ISO 8601 UTC, for status files and the journal
 
     @classmethod
@@ -59,6 +60,7 @@ class Edges:
         import asyncio
 
         from astlinux_ha import net, state
+        from astlinux_ha.net import conflict
         from astlinux_ha.scripts import notify, track, users
 
         return cls(
@@ -74,5 +76,6 @@ class Edges:
             interface=net.get_interface,
             user=users.resolve_user,
             clock=asyncio.get_running_loop,
+            conflicts=conflict.ConflictWatcher,
             wall_clock=wall_clock,
         )
