@@ -1,9 +1,11 @@
 """Reading and running the JSON-lines transition tables in ``cases/``.
 
 One line is one case: ``params`` (overrides of the seed backup, below), then ``steps``, each
-an event at a fake-clock time with the exact list of actions it must produce (timer deadlines
-rounded to the millisecond, so the table states the formula's value) and optionally the role
-it must leave the instance in. Sync-group cases (``members``) feed events to one member.
+an event at a fake-clock time with the exact ``effects`` it must produce (every action but
+logging; timer deadlines rounded to the millisecond, so the table states the formula's value)
+and, apart, the exact ``logs`` lines (level, text), or only actions it ``includes``; optionally
+the role it must leave the instance in; then ``final``, the state snapshot (role, priority,
+master) after the last step. Sync-group cases (``members``) feed events to one member.
 """
 
 from __future__ import annotations
