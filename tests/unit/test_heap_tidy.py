@@ -14,10 +14,8 @@ from pathlib import Path
 import pytest
 
 from astlinux_ha import supervisor
-from astlinux_ha.cli import Options
-from astlinux_ha.config import check_text
 from astlinux_ha.memory import clear_type_cache, settle_heap, tidy_after_change
-from astlinux_ha.supervisor import Supervisor
+from tests.unit.runtime.runtime_fakes import Host, serving
 
 SEED_BACKUP = Path(__file__).resolve().parents[2] / "etc/keepalived/keepalived.conf.backup"
 
@@ -87,55 +85,61 @@ def test_a_replaced_runtime_frozen_at_start_is_freed_at_the_next_settle(manual_g
     assert ref() is None
 
 
-def _supervisor(tmp_path, monkeypatch, settles: list[str]) -> Supervisor:
-    config = check_text(SEED_BACKUP.read_text()).config
-    assert config is not None
-    monkeypatch.setattr(supervisor, "settle_heap", lambda: settles.append("settle"))
-    options = Options(config_file=str(tmp_path / "keepalived.conf"), state_dir=str(tmp_path))
-    return Supervisor(options, config, logging.getLogger("test.heap"))
+BROKEN = "vrrp_instance VI_1 {\n  priority\n"
+
+
+class _FailingInterface:
+    """Netlink failing while a reload builds an instance (an error, not an OSError)."""
+
+    def primary_ipv4(self, exclude: object = ()) -> None:
+        raise RuntimeError("netlink went away")
 
 
 @pytest.mark.parametrize("outcome", ["reloaded", "refused", "raised"])
 def test_every_reload_burst_ends_in_one_settle(tmp_path, monkeypatch, caplog, outcome):
     settles: list[str] = []
-    sup = _supervisor(tmp_path, monkeypatch, settles)
-    calls: list[int] = []
-
-    async def reload_once() -> bool:
-        calls.append(1)
-        if len(calls) == 1:
-            sup.request_reload()  # a second SIGHUP during the first reload: queued, not lost
-        if outcome == "raised":
-            raise OSError(19, "No such device")
-        return outcome == "reloaded"
-
-    sup._reload_once = reload_once
+    monkeypatch.setattr(supervisor, "settle_heap", lambda: settles.append("settle"))
+    caplog.set_level(logging.INFO)
+    seed = SEED_BACKUP.read_text()
+    new = {"reloaded": seed.replace("priority 99", "priority 98"), "refused": BROKEN,
+           # an instance that asks the interface for its source
+           "raised": seed.replace("    unicast_src_ip 10.10.50.65\n", "")}[outcome]
 
     async def burst() -> None:
-        sup.request_reload()
-        await sup._reloading
+        host = Host()
+        host.interfaces["eth0"] = _FailingInterface()  # type: ignore[assignment]
+        async with serving(tmp_path, seed, host) as d:
+            settles.clear()  # the start's own
+            Path(d.sup.options.config_file).write_text(new)
+            d.sup.request_reload()
+            await asyncio.sleep(0)
+            d.sup.request_reload()  # a second SIGHUP during the first reload: queued, not lost
+            await d.sup._reloading
+            assert settles == ([] if outcome == "refused" else ["settle"])
 
     asyncio.run(burst())
-    assert len(calls) == 2
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum(line.startswith("Reloading configuration") for line in lines) == 2
     # A refused config changed nothing: no full collection on the loop for it.
-    assert settles == ([] if outcome == "refused" else ["settle"])
-    failed = [r.getMessage() for r in caplog.records if "Reload of" in r.getMessage()]
+    failed = [line for line in lines if line.startswith("Reload of") and "keeping" not in line]
     assert len(failed) == (2 if outcome == "raised" else 0)
 
 
 def test_a_reload_cut_short_by_a_stop_does_not_settle(tmp_path, monkeypatch):
     settles: list[str] = []
-    sup = _supervisor(tmp_path, monkeypatch, settles)
+    monkeypatch.setattr(supervisor, "settle_heap", lambda: settles.append("settle"))
+    seed = SEED_BACKUP.read_text()
 
-    async def reload_once() -> bool:
-        sup.request_stop()  # SIGTERM: the stop goes on without a full collection first
-        return True
+    async def reload_then_stop() -> None:
+        async with serving(tmp_path, seed, Host()) as d:
+            settles.clear()
+            # SIGTERM while the reload builds the changed instance: the reload finishes, and
+            # the stop goes on without a full collection first.
+            d.host.pool.on_acquire = d.sup.request_stop
+            await d.reload(seed.replace("priority 99", "priority 98"))
+            assert d.sup.reloads == 1
+            assert settles == []
+            await asyncio.wait_for(d.task, 10)
 
-    sup._reload_once = reload_once
-
-    async def burst() -> None:
-        sup.request_reload()
-        await sup._reloading
-
-    asyncio.run(burst())
+    asyncio.run(reload_then_stop())
     assert settles == []

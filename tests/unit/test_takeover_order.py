@@ -13,13 +13,10 @@ import logging
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
-from astlinux_ha import instance
 from astlinux_ha.config import check_text
 from astlinux_ha.instance import InstanceRunner, Shared
 from astlinux_ha.net.announce import AnnounceResult
-from astlinux_ha.params import core_params, plan, receive_params
+from astlinux_ha.runtime.plan import core_params, plan, receive_params
 from astlinux_ha.vrrp import model as core
 
 SEED_BACKUP = Path(__file__).resolve().parents[2] / "etc/keepalived/keepalived.conf.backup"
@@ -80,37 +77,37 @@ class FakeWatcher:
         self.events.append("watch close")
 
 
-async def _runner(rec: Recorder, monkeypatch: pytest.MonkeyPatch) -> InstanceRunner:
-    monkeypatch.setattr(instance, "ConflictWatcher",
-                        lambda ifname, vips, on_claim: FakeWatcher(ifname, vips, on_claim,
-                                                                   rec.events))
+async def _runner(rec: Recorder) -> InstanceRunner:
     config = check_text(SEED_BACKUP.read_text()).config
     assert config is not None
     inst = config.instances[0]
     p = plan(config, inst, frozenset())
     shared = Shared(addresses=rec, announcer=rec, log=logging.getLogger("test.takeover"),
                     on_transition=lambda name, t, state: rec.events.append(
-                        f"transition {t.to_role.value}"))
+                        f"transition {t.to_role.value}"),
+                    # The ARP watcher factory: the split-brain watch without packet sockets.
+                    conflicts=lambda ifname, vips, on_claim: FakeWatcher(ifname, vips, on_claim,
+                                                                         rec.events))
     key = SimpleNamespace(mode=SimpleNamespace(name="UNICAST"))
     return InstanceRunner(p, core_params(config, p, SOURCE), receive_params(config, p), rec,
                           key, rec, shared)
 
 
-async def _taken_over(rec: Recorder, monkeypatch: pytest.MonkeyPatch) -> InstanceRunner:
+async def _taken_over(rec: Recorder) -> InstanceRunner:
     """A runner started as BACKUP whose master-down timer has fired: MASTER, work queued."""
-    runner = await _runner(rec, monkeypatch)
+    runner = await _runner(rec)
     runner.feed(core.Start())
     runner.feed(core.TimerExpired(core.Timer.MASTER_DOWN))
     return runner
 
 
-def test_vips_and_garps_come_before_the_arp_watch(monkeypatch):
-    asyncio.run(_vips_and_garps_come_before_the_arp_watch(monkeypatch))
+def test_vips_and_garps_come_before_the_arp_watch():
+    asyncio.run(_vips_and_garps_come_before_the_arp_watch())
 
 
-async def _vips_and_garps_come_before_the_arp_watch(monkeypatch):
+async def _vips_and_garps_come_before_the_arp_watch():
     rec = Recorder()
-    runner = await _runner(rec, monkeypatch)
+    runner = await _runner(rec)
     runner.feed(core.Start())
     await runner.drain()  # the start-up's leftover sweep
     assert runner.state.role is core.Role.BACKUP
@@ -125,13 +122,13 @@ async def _vips_and_garps_come_before_the_arp_watch(monkeypatch):
     assert rec.events[-1] == "watch close"
 
 
-def test_leaving_master_removes_the_vips_before_closing_the_watch(monkeypatch):
-    asyncio.run(_leaving_master_removes_the_vips_before_closing_the_watch(monkeypatch))
+def test_leaving_master_removes_the_vips_before_closing_the_watch():
+    asyncio.run(_leaving_master_removes_the_vips_before_closing_the_watch())
 
 
-async def _leaving_master_removes_the_vips_before_closing_the_watch(monkeypatch):
+async def _leaving_master_removes_the_vips_before_closing_the_watch():
     rec = Recorder()
-    runner = await _taken_over(rec, monkeypatch)
+    runner = await _taken_over(rec)
     await runner.drain()
     rec.events.clear()
     runner.feed(core.Shutdown())
@@ -142,13 +139,13 @@ async def _leaving_master_removes_the_vips_before_closing_the_watch(monkeypatch)
     assert rec.events.count("watch close") == 1
 
 
-def test_a_watch_from_an_ended_mastership_never_opens(monkeypatch):
-    asyncio.run(_a_watch_from_an_ended_mastership_never_opens(monkeypatch))
+def test_a_watch_from_an_ended_mastership_never_opens():
+    asyncio.run(_a_watch_from_an_ended_mastership_never_opens())
 
 
-async def _a_watch_from_an_ended_mastership_never_opens(monkeypatch):
+async def _a_watch_from_an_ended_mastership_never_opens():
     rec = Recorder()
-    runner = await _taken_over(rec, monkeypatch)
+    runner = await _taken_over(rec)
     runner.feed(core.Shutdown())  # before the loop ran the queued VIP work
     await runner.drain()
     assert "watch open" not in rec.events

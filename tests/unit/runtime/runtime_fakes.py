@@ -78,8 +78,11 @@ class FakePool:
         self.ev, self.on_packet, self.refuse = ev, on_packet, refuse
         self.held: list[Any] = []
         self.reopen: list[Any] = []
+        self.on_acquire: Any = None  # called on each acquire: a test's hook into a reload
 
     def acquire(self, key: Any, group: Any = None) -> FakeSocket:
+        if self.on_acquire is not None:
+            self.on_acquire()
         if key.ifname in self.refuse:
             raise OSError(19, "No such device")
         self.held.append(key)
