@@ -210,6 +210,7 @@ def core_params(config: cfg.Config, p: InstancePlan, source: IPAddress) -> core.
         down_timer_adverts=inst.down_timer_adverts,
         lower_prio_no_advert=inst.lower_prio_no_advert or g.vrrp_lower_prio_no_advert,
         higher_prio_send_advert=inst.higher_prio_send_advert or g.vrrp_higher_prio_send_advert,
+        notify_priority_changes=inst.notify_priority_changes,
         tracks=p.tracks,
     )
 

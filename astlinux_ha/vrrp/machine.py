@@ -476,6 +476,10 @@ class _Run:
         self.log(f"Changing effective priority from {old} to {new}")
         old_down = self.down_us()
         self.set(priority=new)
+        if self.p.notify_priority_changes and self.s.role in (Role.MASTER, Role.BACKUP):
+            # keepalived's FIFO says INSTANCE "VI_1" MASTER_PRIORITY 80: the role, then the
+            # priority it now runs with.
+            self.emit(RunNotify(f"{self.s.role.value}_PRIORITY", new))
         at = self.timers.get(Timer.MASTER_DOWN)
         if self.s.role is Role.BACKUP and at is not None:
             # keepalived moves the running deadline by the change in the down interval

@@ -96,6 +96,9 @@ class InstanceParams:
     down_timer_adverts: int = 3
     lower_prio_no_advert: bool = False
     higher_prio_send_advert: bool = False
+    # vrrp_notify_priority_changes / notify_priority_changes: a MASTER_PRIORITY or
+    # BACKUP_PRIORITY notify each time the effective priority moves.
+    notify_priority_changes: bool = False
     tracks: tuple[TrackSpec, ...] = ()
 
     @property

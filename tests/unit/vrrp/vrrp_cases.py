@@ -54,6 +54,7 @@ def build_params(overrides: dict[str, Any]) -> InstanceParams:
         garp=Garp(**p.get("garp", {})), down_timer_adverts=p.get("down_timer_adverts", 3),
         lower_prio_no_advert=p.get("lower_prio_no_advert", False),
         higher_prio_send_advert=p.get("higher_prio_send_advert", False),
+        notify_priority_changes=p.get("notify_priority_changes", False),
         tracks=tuple(
             TrackSpec(TrackKind(t[0]), t[1], *(t[2:])) for t in p["tracks"]
         ),
