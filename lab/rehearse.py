@@ -197,6 +197,14 @@ class _Rehearsal:
     def deadline(self) -> float:
         return 3 * self.advert_int + 1 + SLACK
 
+    # The backup's master-down interval (the slowest instance's): how long a backup that
+    # never hears the master takes to become master too.
+    @property
+    def master_down(self) -> float:
+        return max(3 * p.advert_int + (256 - p.backup.priority) / 256 *
+                   (p.advert_int if p.backup.version == 3 else 1.0)
+                   for p in self.plan.pairs) + 0.3
+
     def note(self, text: str) -> None:
         when = time.time() - self.t0
         self.result.timeline.append((when, text))
@@ -297,7 +305,10 @@ class _Rehearsal:
     # -- steps --------------------------------------------------------------------------------
 
     def step(self, title: str, action: Callable[[], None], timeout: float,
-             after: str = SETTLED, during: str = TRANSITION) -> bool:
+             after: str = SETTLED, during: str = TRANSITION, dwell: float = 0.0) -> bool:
+        """Run ``action``; wait for every instance's expected holders; with ``dwell``, they
+        must still hold that long after (a backup that never hears the master takes over
+        only once its master-down timer runs out)."""
         assert self.monitor is not None
         self.note(f"== {title}")
         self.monitor.set_phase(during)
@@ -306,19 +317,25 @@ class _Rehearsal:
         want = expected(self.plan, self.configs, self.world)
         ok = self.monitor.wait_for(want, timeout)
         holders, partial, since = self.monitor.snapshot()
+        late = ""
+        if ok and dwell:
+            self.monitor.set_phase(after)
+            time.sleep(dwell)
+            still, partial, _ = self.monitor.snapshot()
+            if any(sorted(still[n]) != sorted(want[n]) or partial[n] for n in want):
+                ok, holders, late = False, still, f" {dwell:.1f}s after {title!r}"
         ended = time.time()
         for pair in self.plan.pairs:
             step = InstanceStep(title, want[pair.name], holders=holders[pair.name])
-            step.took = max(0.0, since[pair.name] - started) if ok else None
+            step.took = max(0.0, since[pair.name] - started)
             if not ok and (sorted(holders[pair.name]) != sorted(want[pair.name])
                            or partial[pair.name]):
-                step.error = (f"held by {'+'.join(holders[pair.name]) or 'nobody'} after "
-                              f"{timeout:.1f}s")
+                step.took = None
+                step.error = (f"held by {'+'.join(holders[pair.name]) or 'nobody'}"
+                              + (late or f" after {timeout:.1f}s"))
                 if partial[pair.name]:
                     step.error += f" ({'+'.join(partial[pair.name])} with only some VIPs)"
                 self._explain(pair.name, title, step)
-            elif not ok:
-                step.took = max(0.0, since[pair.name] - started)
             step.wall = (started, ended)
             self.result.tables[pair.name].append(step)
         if ok:
@@ -356,7 +373,8 @@ class _Rehearsal:
 
     def _steps(self) -> None:
         m = self.boxes[MASTER]
-        if not self.step("start both daemons", self._start_both, self.deadline + 5):
+        if not self.step("start both daemons", self._start_both, self.deadline + 5,
+                         dwell=self.master_down):
             return
         for pair in self.plan.pairs:
             seg = self.plan.segments.get(pair.master.interface or "")
