@@ -165,6 +165,23 @@ def report(result: CheckResult, stream: TextIO | None = None) -> None:
         print(problem.render(), file=out)
 
 
+def _rehearse(argv: list[str]) -> int:
+    """``rehearse``: handed over to the lab, which lives beside the package only in a source
+    checkout (it is never installed: a router does not need it)."""
+    from pathlib import Path
+
+    checkout = Path(__file__).resolve().parents[1]
+    if not (checkout / "lab" / "rehearse.py").is_file():
+        print("astlinux-ha rehearse: the lab is not installed here: it ships only in the "
+              "source checkout (lab/). From a checkout, as root: astlinux-ha rehearse "
+              "MASTER.conf BACKUP.conf (or python -m lab rehearse ...)", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(checkout))
+    from lab.__main__ import main as lab_main
+
+    return lab_main(["rehearse", *argv])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``astlinux-ha`` and ``python -m astlinux_ha``; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -172,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from astlinux_ha import paircheck
 
         return paircheck.main(args[1:])
+    if args[:1] == ["rehearse"]:
+        return _rehearse(args[1:])
     options = parse_options(args)
     if options.status:
         from astlinux_ha.status_table import print_status
