@@ -45,8 +45,13 @@ run_service_walkthrough(lab, m_conf, b_conf)`` is the walk-through driven only t
 ``service keepalived ...`` in the boxes; ``python -m lab.demo`` is ``make demo``.
 
 ``sweep()`` removes labs whose owner process is gone (crashed runs), and only those.
+``rehearse.rehearse(lab, master_path, backup_path, master_daemon=..., backup_daemon=...)``
+builds an empty lab from two configs (``rehearse_plan``: every interface, address and client
+they need), runs pair-check and the walk-through on every instance and returns a
+``RehearsalResult`` (``ok``, per-instance ``tables``, ``failures`` with named causes).
+
 Command line: ``python -m lab up | down | shell BOX | rehearse M.conf B.conf
-[--daemon keepalived|astlinux-ha] | sweep``.
+[--daemon D] [--master-daemon D] [--backup-daemon D] [--firewall] [-v] | sweep``.
 """
 
 from ._host import LabError
