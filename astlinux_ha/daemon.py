@@ -22,6 +22,7 @@ from astlinux_ha import pidfile
 from astlinux_ha.config import Config
 from astlinux_ha.logsetup import setup_logging
 from astlinux_ha.options import Options
+from astlinux_ha.runtime.ports import Edges
 from astlinux_ha.supervisor import Supervisor
 
 EXIT_OK = 0
@@ -110,7 +111,7 @@ def run(options: Options, config: Config, problems: tuple[str, ...] = ()) -> int
 async def _serve(options: Options, config: Config, log: logging.Logger,
                  problems: tuple[str, ...]) -> int:
     loop = asyncio.get_running_loop()
-    sup = Supervisor(options, config, log, problems)
+    sup = Supervisor(options, config, log, problems, edges=Edges.real())
     for signum, handler in (
         (signal.SIGTERM, sup.request_stop),
         (signal.SIGINT, sup.request_stop),
