@@ -47,8 +47,13 @@ class _VirtualSelector(selectors.BaseSelector):
         ready = self._real.select(0)
         if ready or timeout == 0:
             return ready
-        while _helpers_busy():
-            ready = self._real.select(0.002)
+        if _helpers_busy():
+            while _helpers_busy():
+                ready = self._real.select(0.002)
+                if ready:
+                    return ready
+            # The thread may have handed its answer over just before it ended.
+            ready = self._real.select(0)
             if ready:
                 return ready
         if timeout is None:
