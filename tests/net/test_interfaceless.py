@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from astlinux_ha.config import check_text
-from astlinux_ha.params import track_specs
+from astlinux_ha.runtime.plan import track_specs
 from astlinux_ha.vrrp.tracking import TrackKind, TrackSpec
 from lab import Daemon, daemons
 from lab.walkthrough import run_walkthrough

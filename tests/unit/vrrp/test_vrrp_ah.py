@@ -325,8 +325,8 @@ def instance_conf(extra: str) -> str:
     ("  strict_mode\n", 112, AuthType.NONE),
 ])
 def test_ah_instance_gets_a_protocol_51_socket(extra, protocol, auth):
-    from astlinux_ha import params
     from astlinux_ha.config import check_text
+    from astlinux_ha.runtime import plan as params
 
     config = check_text(instance_conf(extra)).config
     inst = config.instances[0]
