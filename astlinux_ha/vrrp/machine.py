@@ -223,7 +223,9 @@ class _Run:
         self.arm(Timer.ADVERT, self.p.adver_us)
 
     def leave_master(self, to: Role, cause: str) -> None:
-        self.log(f"Entering {to.value} STATE")
+        # A FAULT says why on its own line: the admin reading syslog has no journal at hand.
+        self.log(f"Entering FAULT STATE ({cause})" if to is Role.FAULT
+                 else f"Entering {to.value} STATE")
         if to is Role.FAULT:
             self.emit(SendAdvert(0))
         self.transition(to, cause)
@@ -240,7 +242,7 @@ class _Run:
             self.leave_master(Role.FAULT, cause)
             return
         if self.s.role is not Role.FAULT:
-            self.log("Entering FAULT STATE")
+            self.log(f"Entering FAULT STATE ({cause})")
             self.transition(Role.FAULT, cause)
             self.cancel(Timer.MASTER_DOWN)
             self.emit(RunNotify("FAULT", self.s.priority))
@@ -279,13 +281,14 @@ class _Run:
         self.emit(RemoveVips(force=True))
         faults, pending = self.faults(), self.pending()
         if faults or pending or self.s.faulted_by_group:
-            self.log("Entering FAULT STATE (init)")
             if faults:
                 why = ", ".join(faults) + " down"
             elif pending:
                 why = "waiting for " + ", ".join(pending)
             else:
                 why = "sync group in FAULT"
+            # keepalived's "(init)" first, so habits and greps carry over, then the cause.
+            self.log(f"Entering FAULT STATE (init: {why})")
             self.transition(Role.FAULT, why)
             if faults:
                 # keepalived notifies FAULT only for a real fault, not while scripts warm up

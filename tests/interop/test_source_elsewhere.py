@@ -54,3 +54,6 @@ def test_source_address_on_another_interface(lab, daemon):
     box.run(f"ip addr del {ELSEWHERE}/24 dev eth1")
     if daemon is Daemon.ASTLINUX_HA:
         assert wait_until(lambda: not box.holds(VIP), 5), proc.log_text()
+        # The cause is in the syslog line itself, not only in transitions.jsonl (item 7).
+        assert f"(VI_1) Entering FAULT STATE (source address {ELSEWHERE} down)" in (
+            proc.log_text()), proc.log_text()
