@@ -24,6 +24,7 @@ from astlinux_ha.vrrp import model as core
 from astlinux_ha.vrrp.ah import IPPROTO_AH
 from astlinux_ha.vrrp.packet import AuthType
 from astlinux_ha.vrrp.receive import Peer, ReceiveParams
+from astlinux_ha.vrrp.timing import OWNER_PRIORITY
 from astlinux_ha.vrrp.tracking import TrackKey, TrackKind, TrackSpec
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -144,15 +145,54 @@ def track_specs(config: cfg.Config, inst: cfg.VrrpInstance,
             specs[0] = TrackSpec(TrackKind.INTERFACE, ti.name, ti.weight, ti.reverse)
         else:
             specs.append(TrackSpec(TrackKind.INTERFACE, ti.name, ti.weight, ti.reverse))
+    specs += _script_specs(config, inst.track_scripts, usable_scripts)
+    group = sync_group_of(config, inst.name)
+    if group is not None:
+        specs += _group_specs(config, group, usable_scripts, {s.key for s in specs})
+    return tuple(specs)
+
+
+def _script_specs(config: cfg.Config, refs: Iterable[cfg.TrackScriptRef],
+                  usable_scripts: frozenset[str]) -> list[TrackSpec]:
     scripts = {s.name: s for s in config.scripts}
-    for ref in inst.track_scripts:
+    out = []
+    for ref in refs:
         script = scripts.get(ref.name)
         if script is None or ref.name not in usable_scripts:
             continue
         weight = ref.weight if ref.weight is not None else script.weight
         reverse = ref.reverse or (ref.weight is None and script.weight_reverse)
-        specs.append(TrackSpec(TrackKind.SCRIPT, ref.name, weight, reverse))
-    return tuple(specs)
+        out.append(TrackSpec(TrackKind.SCRIPT, ref.name, weight, reverse))
+    return out
+
+
+def sync_group_of(config: cfg.Config, name: str) -> cfg.SyncGroup | None:
+    """The sync group instance ``name`` is a member of, if any."""
+    return next((g for g in config.sync_groups if name in g.members), None)
+
+
+def _group_specs(config: cfg.Config, group: cfg.SyncGroup, usable_scripts: frozenset[str],
+                 have: set[TrackKey]) -> list[TrackSpec]:
+    """A sync group's track_interface / track_script entries, as each member tracks them.
+
+    keepalived (sync_group_tracking_init) adds the group's tracked objects to every member:
+    one down puts that member in FAULT, and the group rules take the others with it. Their
+    weights apply unless a member is an address owner, whose priority cannot float (the
+    weights are cleared then). What the member tracks itself already is left as it is.
+    """
+    by_name = {i.name: i for i in config.instances}
+    owner = any(by_name[m].priority == OWNER_PRIORITY for m in group.members
+                if m in by_name)
+    specs = [TrackSpec(TrackKind.INTERFACE, ti.name, ti.weight, ti.reverse)
+             for ti in group.track_interfaces]
+    specs += _script_specs(config, group.track_scripts, usable_scripts)
+    out = []
+    for spec in specs:
+        if spec.key in have:
+            continue
+        have.add(spec.key)
+        out.append(replace(spec, weight=0) if owner and spec.weight else spec)
+    return out
 
 
 def _garp(config: cfg.Config, inst: cfg.VrrpInstance) -> core.Garp:

@@ -213,3 +213,65 @@ def test_min_garp_sends_one_message() -> None:
     garp = P.core_params(config, P.plan(config, inst, frozenset()),
                          P.UNSPECIFIED4).garp
     assert (garp.master_repeat, garp.master_refresh, garp.lower_prio_repeat) == (1, 0.0, 0)
+
+
+GROUP_TRACKS = """vrrp_script chk {
+  script "/bin/true"
+  weight -20
+}
+vrrp_sync_group G1 {
+  group {
+    VI_1
+    VI_2
+  }
+  track_interface {
+    eth1
+    eth0 weight 5
+  }
+  track_script {
+    chk
+    chk_not_defined
+  }
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 50
+  priority PRIO
+  virtual_ipaddress {
+    10.0.0.1
+  }
+}
+vrrp_instance VI_2 {
+  interface eth2
+  virtual_router_id 60
+  virtual_ipaddress {
+    10.0.1.1
+  }
+}
+"""
+
+
+def test_a_sync_groups_tracks_become_each_members() -> None:
+    # keepalived's sync_group_tracking_init: the group's tracked objects are every member's,
+    # weights and all; what a member tracks itself (VI_1's own eth0) is not tracked twice.
+    config = check_text(GROUP_TRACKS.replace("PRIO", "100")).config
+    assert config is not None
+    one_, two = config.instances
+    specs = {i.name: [(t.kind.value, t.name, t.weight) for t in
+                      P.track_specs(config, i, frozenset({"chk"}))] for i in (one_, two)}
+    assert specs == {
+        "VI_1": [("interface", "eth0", 0), ("interface", "eth1", 0), ("script", "chk", -20)],
+        "VI_2": [("interface", "eth2", 0), ("interface", "eth1", 0), ("interface", "eth0", 5),
+                 ("script", "chk", -20)],
+    }
+    # A refused script is left out of the group's tracks as of a member's own.
+    assert ("script", "chk") not in {(t.kind.value, t.name)
+                                     for t in P.track_specs(config, two, frozenset())}
+
+
+def test_a_sync_group_with_an_address_owner_clears_the_group_weights() -> None:
+    config = check_text(GROUP_TRACKS.replace("PRIO", "255")).config
+    assert config is not None
+    two = config.instance("VI_2")
+    assert [(t.name, t.weight) for t in P.track_specs(config, two, frozenset({"chk"}))] == [
+        ("eth2", 0), ("eth1", 0), ("eth0", 0), ("chk", 0)]
