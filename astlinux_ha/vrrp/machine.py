@@ -52,6 +52,7 @@ from .model import (
     TimerExpired,
     TrackResult,
     Transition,
+    VirtualDeleted,
 )
 from .tracking import TrackKey, TrackKind
 
@@ -186,6 +187,8 @@ class _Run:
                 self.track((TrackKind.ADDRESS, str(event.address)), event.present)
             case TrackResult():
                 self.track((TrackKind.SCRIPT, event.name), event.up)
+            case VirtualDeleted():
+                self.virtual_deleted(event.what)
             case Shutdown():
                 self.shutdown()
             case Reload():
@@ -207,7 +210,7 @@ class _Run:
         self.log("Entering MASTER STATE")
         self.transition(Role.MASTER, cause)
         self.set(wants_master=False, master_address=None, split_brain_peer=None,
-                 split_brain_seen=None)
+                 split_brain_seen=None, retake=None)
         self.cancel(Timer.MASTER_DOWN)
         self.log("setting VIPs.", Level.DETAIL)
         self.emit(AddVips())
@@ -222,12 +225,16 @@ class _Run:
         self.emit(RunNotify("MASTER", self.s.priority))
         self.arm(Timer.ADVERT, self.p.adver_us)
 
-    def leave_master(self, to: Role, cause: str) -> None:
+    def leave_master(self, to: Role, cause: str, *, quick: bool = False) -> None:
+        """Step down to ``to``; ``quick``: to BACKUP with priority 0 sent and a down timer of
+        one skew time, to become MASTER again at once (keepalived's set_vrrp_backup)."""
         # A FAULT says why on its own line: the admin reading syslog has no journal at hand.
         self.log(f"Entering FAULT STATE ({cause})" if to is Role.FAULT
                  else f"Entering {to.value} STATE")
-        if to is Role.FAULT:
+        if to is Role.FAULT or quick:
             self.emit(SendAdvert(0))
+        if quick:
+            self.log("sent 0 priority", Level.DETAIL)
         self.transition(to, cause)
         self.set(split_brain_peer=None, split_brain_seen=None, preempt_until=None)
         self.cancel(*MASTER_TIMERS)
@@ -235,7 +242,7 @@ class _Run:
         self.emit(RemoveVips())
         self.emit(RunNotify(to.value, self.s.priority))
         if to is Role.BACKUP:
-            self.arm(Timer.MASTER_DOWN, self.down_us())
+            self.arm(Timer.MASTER_DOWN, self.skew_us() if quick else self.down_us())
 
     def enter_fault(self, cause: str) -> None:
         if self.s.role is Role.MASTER:
@@ -244,6 +251,7 @@ class _Run:
         if self.s.role is not Role.FAULT:
             self.log(f"Entering FAULT STATE ({cause})")
             self.transition(Role.FAULT, cause)
+            self.set(retake=None)
             self.cancel(Timer.MASTER_DOWN)
             self.emit(RunNotify("FAULT", self.s.priority))
 
@@ -315,7 +323,7 @@ class _Run:
         followed = (self.s.master_address == src == self.s.last_advert_from
                     and (self.s.last_advert_priority or 0) >= self.s.priority)
         self.set(last_advert_from=src, last_advert_at=self.now,
-                 last_advert_priority=advert.priority)
+                 last_advert_priority=advert.priority, retake=None)
         if advert.priority == 0:
             if self.sole_peer(src):
                 self.log(f"sole unicast peer {src} sent priority 0 - taking over at once")
@@ -444,6 +452,8 @@ class _Run:
             self.emit(SendGratuitous(garp.lower_prio_repeat))
 
     def down_cause(self) -> str:
+        if self.s.retake is not None:
+            return f"setting everything again after {self.s.retake}"
         src, at, prio = self.s.last_advert_from, self.s.last_advert_at, self.s.last_advert_priority
         if src is None or at is None:
             return "master down timer expired: no advert received"
@@ -470,6 +480,16 @@ class _Run:
             self.enter_fault(f"{spec.describe()} {'up' if up else 'down'}")
         else:
             self.maybe_recover(f"{spec.describe()} {'up' if up else 'down'}")
+
+    def virtual_deleted(self, what: str) -> None:
+        """keepalived's set_vrrp_backup: a master that lost one of its own VIPs or routes
+        steps down (priority 0 on the wire, VIPs removed, BACKUP notified) and expires one
+        skew time later, so it becomes MASTER again with everything set anew."""
+        if self.s.role is not Role.MASTER:
+            return  # a backup holds nothing to lose; FAULT has removed it all
+        self.log(f"{what} deleted - stepping down to set it again")
+        self.leave_master(Role.BACKUP, f"{what} deleted", quick=True)
+        self.set(retake=f"{what} deleted")
 
     def reprioritise(self) -> None:
         new = self.priority_now()

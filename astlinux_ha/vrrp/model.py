@@ -141,6 +141,9 @@ class InstanceState:
     split_brain_peer: IPAddress | None = None
     split_brain_seen: float | None = None
     since: float | None = None
+    # Set while a master that lost a VIP or route waits its skew time to take over again
+    # (what was deleted, for the transition's cause); cleared by any advert heard meanwhile.
+    retake: str | None = None
 
 
 # ---------------------------------------------------------------- events
@@ -193,6 +196,17 @@ class SourceAddress:
 
 
 @dataclass(frozen=True, slots=True)
+class VirtualDeleted:
+    """One of the master's own VIPs or virtual routes was deleted from under it (by hand,
+    ``ip addr del``): as keepalived, the master steps down to BACKUP and takes over again one
+    skew time later, setting everything again. ``what`` names it for the log, e.g.
+    ``VIP 10.10.50.244`` or ``route 192.168.102.0/24``. The daemon sends it only for tracked
+    items (no ``no_track``) it holds as master, never for its own removals."""
+
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
 class TrackResult:
     """A tracked script decided (after rise/fall): up or down."""
 
@@ -225,7 +239,7 @@ class SyncRelease:
 
 Event = (
     Start | AdvertReceived | TimerExpired | InterfaceDown | InterfaceUp | SourceAddress
-    | TrackResult | Shutdown | Reload | SyncForce | SyncRelease
+    | TrackResult | VirtualDeleted | Shutdown | Reload | SyncForce | SyncRelease
 )
 
 

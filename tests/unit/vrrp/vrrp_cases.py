@@ -84,6 +84,8 @@ def build_event(spec: dict[str, Any], params: InstanceParams) -> Event:
         return model.TrackResult(arg[0], arg[1])
     if kind == "source":
         return model.SourceAddress(ip(arg[0]), arg[1])
+    if kind == "deleted":
+        return model.VirtualDeleted(arg)
     if kind == "shutdown":
         return model.Shutdown()
     if kind == "reload":
