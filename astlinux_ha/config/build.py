@@ -351,6 +351,7 @@ _INSTANCE_FLAGS = {
     "v3_checksum_as_v2": "v3_checksum_as_v2",
     "notify_priority_changes": "notify_priority_changes",
     "track_src_ip": "track_src_ip",
+    "vmac_xmit_base": "vmac_xmit_base",
 }
 
 
@@ -388,6 +389,8 @@ def read_instance(rep: Reporter, st: Statement, g: GlobalDefs) -> VrrpInstance |
             if flag is not None:
                 f[_INSTANCE_FLAGS[key]] = flag
                 explicit.add(_INSTANCE_FLAGS[key])
+        elif key == "use_vmac":
+            _use_vmac(rep, item, f)
         elif key == "no_accept":
             f["accept"] = False
             explicit.add("accept")
@@ -452,6 +455,18 @@ def read_instance(rep: Reporter, st: Statement, g: GlobalDefs) -> VrrpInstance |
     f["garp"] = dataclasses.replace(g.garp, **garp)
     f["notifies"] = Notifies(**notifies)
     return VrrpInstance(name=st.args[0], where=st.where, explicit=frozenset(explicit), **f)
+
+
+def _use_vmac(rep: Reporter, item: Statement, f: dict[str, Any]) -> None:
+    """``use_vmac [NAME]``: the macvlan's name, "" for keepalived's default (vrrp.VRID)."""
+    if len(item.words) > 2:
+        rep.warning(item.where, "use_vmac takes at most one interface name - ignoring the rest")
+    name = item.words[1] if len(item.words) > 1 else ""
+    if len(name) >= 16:
+        rep.error(item.where, f"use_vmac interface '{name}' invalid - names have at most 15 "
+                              "characters")
+        return
+    f["use_vmac"] = name
 
 
 def _new_vips(

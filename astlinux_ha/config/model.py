@@ -252,6 +252,10 @@ class VrrpInstance:
     # or outside strict mode), so a loaded Config always has a bool here.
     accept: bool | None = None
     v3_checksum_as_v2: bool = False
+    # use_vmac [NAME]: the VIPs live on a macvlan with the RFC's virtual MAC; None: not used,
+    # "" : keepalived's default name (vrrp.VRID). vmac_xmit_base: adverts from the base.
+    use_vmac: str | None = None
+    vmac_xmit_base: bool = False
     explicit: frozenset[str] = frozenset()
 
     @property

@@ -267,9 +267,9 @@ CASES: list[Case] = [
     ),
     (
         "unsupported keyword named",
-        inst("use_vmac"),
+        inst("use_ipvlan"),
         lambda r: "not supported" in messages(r, Severity.WARNING)[0],
-        (W(4, "keyword 'use_vmac' is not supported by astlinux-ha -"),),
+        (W(4, "keyword 'use_ipvlan' is not supported by astlinux-ha -"),),
     ),
     # virtual_ipaddress options
     (
