@@ -35,7 +35,7 @@ from astlinux_ha.scripts.track import TrackStatus
 from astlinux_ha.scripts.users import UserLookupError
 from astlinux_ha.state import DATA_FILE, STATS_FILE
 from astlinux_ha.vrrp import model as core
-from astlinux_ha.vrrp.sync import Member, group_step
+from astlinux_ha.vrrp.sync import Member, group_step, start_notify
 from astlinux_ha.vrrp.tracking import TrackKind
 
 # status.json: changes within this many seconds are written once.
@@ -84,6 +84,14 @@ class SyncGroupRunner:
         self.role = core.Role.BACKUP
         for m in members:
             m.deliver = functools.partial(self.dispatch, m.name)
+
+    def announce_start(self, starts: dict[str, core.Start]) -> None:
+        """Before the members start (``starts``: each one's Start): a group that starts in
+        BACKUP is notified ahead of them, as keepalived does."""
+        members = {n: Member(r.params, r.state) for n, r in self.members.items()}
+        for action in start_notify(self.name, members, starts, self.clock.time()):
+            if isinstance(action, core.RunNotify):
+                self.notifier.notify(action.state, action.priority)
 
     def dispatch(self, target: str, event: core.Event) -> None:
         """Step the group with ``event`` for member ``target`` and apply every outcome."""
@@ -266,10 +274,17 @@ class Supervisor:
         self.demux.reindex((n, r.key.ifname, r.key.family, r.params.vrid)
                            for n, r in rt.runners.items())
         facts = self._host_facts(t.name for t in tracked if t.kind is TrackKind.INTERFACE)
-        for name, runner in rt.runners.items():
-            if name not in keep:
-                down = P.initial_down(config, runner.params.tracks, rt.tracks, facts)
-                runner.deliver(core.Start(down=down))
+        starts = {name: core.Start(down=P.initial_down(config, runner.params.tracks,
+                                                       rt.tracks, facts))
+                  for name, runner in rt.runners.items() if name not in keep}
+        group_of = {n: g for g in rt.groups.values() for n in g.members}
+        for name, start in starts.items():
+            group = group_of.pop(name, None)
+            if group is not None and all(n in starts for n in group.members):
+                group.announce_start({n: starts[n] for n in group.members})
+                for n in group.members:
+                    group_of.pop(n, None)
+            rt.runners[name].deliver(start)
         for track in rt.tracks.values():
             track.start()
 
@@ -390,9 +405,17 @@ class Supervisor:
                 runner.send_advert(0)
                 runner.notifier.notify("STOP", runner.state.priority)
             runner.cancel_timers()
+        if leave is not None:
+            # keepalived runs each group's notify_stop, and its notify with GROUP G1 STOP 0,
+            # as it exits (not on a reload, which rebuilds the groups).
+            for group in rt.groups.values():
+                group.notifier.notify("STOP", 0)
         runners = [rt.runners[n] for n in names]
         await asyncio.gather(*(r.drain() for r in runners), return_exceptions=True)
         await asyncio.gather(*(r.notifier.drain() for r in runners), return_exceptions=True)
+        if leave is not None:
+            await asyncio.gather(*(g.notifier.drain() for g in rt.groups.values()),
+                                 return_exceptions=True)
         await asyncio.gather(*(r.notifier.close() for r in runners), return_exceptions=True)
         for runner in runners:
             self.pool.release(runner.key)

@@ -107,3 +107,21 @@ def group_step(
                                  f"{new_role.value} state"))
         group_actions.append(RunNotify(new_role.value, 0))
     return GroupStep(new_role, states, actions, group_actions)
+
+
+def start_notify(name: str, members: Mapping[str, Member],
+                 starts: Mapping[str, Event], now: float) -> list[Action]:
+    """What group ``name`` announces as its members start, before their own notifies.
+
+    keepalived (vrrp_init_state) notifies a group that starts in BACKUP ahead of its
+    members: the group's notify_backup, ``GROUP G1 BACKUP 0`` to its notify script and the
+    FIFO. A group that starts in FAULT, or with a member going straight to MASTER (an address
+    owner), is announced by the members' own steps (:func:`group_step`), so nothing here.
+    """
+    if set(starts) != set(members):
+        return []
+    for n, m in members.items():
+        state, _ = step(m.params, m.state, starts[n], now)
+        if state.role is not Role.BACKUP:
+            return []
+    return [RunNotify(Role.BACKUP.value, 0)]

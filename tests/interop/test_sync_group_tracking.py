@@ -20,12 +20,12 @@ FLAG = "/var/state/keepalived/chk-ok"
 
 
 def conf(priority: int, *, tracks: bool) -> str:
-    group_tracks = f"""    track_interface {{
+    group_tracks = """    track_interface {
         eth1
-    }}
-    track_script {{
+    }
+    track_script {
         chk
-    }}
+    }
 """ if tracks else ""
     instances = "".join(f"""vrrp_instance VI_{n} {{
     state BACKUP

@@ -6,7 +6,7 @@ import pytest
 from vrrp_cases import CASES, build_event, build_params, load, render
 
 from astlinux_ha.vrrp.model import InstanceState, Role
-from astlinux_ha.vrrp.sync import Member, group_step
+from astlinux_ha.vrrp.sync import Member, group_step, start_notify
 
 # Two multicast instances sharing a group; each tracks its own interface.
 MEMBERS = {
@@ -42,3 +42,23 @@ def test_sync_case(case):
             assert role is Role(spec["group_role"]), where
         if "group" in spec:
             assert [render(a) for a in result.group_actions] == spec["group"], where
+
+
+def _fresh() -> dict[str, Member]:
+    return {n: Member(build_params(p), InstanceState()) for n, p in MEMBERS.items()}
+
+
+def test_a_group_starting_in_backup_is_announced_before_its_members() -> None:
+    # keepalived's vrrp_init_state: GROUP G1 BACKUP 0 (notify_backup, notify, FIFO) first.
+    starts = {n: build_event({"start": {}}, build_params(p)) for n, p in MEMBERS.items()}
+    assert [render(a) for a in start_notify("G1", _fresh(), starts, 0.0)] == [
+        ["notify", "BACKUP", 0]]
+
+
+def test_a_group_starting_in_fault_is_left_to_its_members_steps() -> None:
+    starts = {n: build_event({"start": {}}, build_params(p)) for n, p in MEMBERS.items()}
+    starts["VI_2"] = build_event({"start": {"down": [["interface", "eth1"]]}},
+                                 build_params(MEMBERS["VI_2"]))
+    assert start_notify("G1", _fresh(), starts, 0.0) == []
+    # Nor is a group only some of whose members start now.
+    assert start_notify("G1", _fresh(), {"VI_1": starts["VI_1"]}, 0.0) == []
