@@ -17,12 +17,15 @@ import asyncio
 import collections
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from astlinux_ha.net import AddressManager, Announcer, Received, SocketKey, VrrpSocket
+from astlinux_ha.net import AddressManager, Announcer, Received, SocketKey, Vip, VrrpSocket
 from astlinux_ha.net.conflict import ConflictWatcher
+from astlinux_ha.net.nftables import Drop
+from astlinux_ha.runtime import accept
+from astlinux_ha.runtime.demux import Owned
 from astlinux_ha.runtime.plan import InstancePlan
 from astlinux_ha.runtime.ports import Clock, Handle, wall_clock
 from astlinux_ha.scripts.notify import Notifier
@@ -48,6 +51,14 @@ class ArpWatch(Protocol):
     def probe(self, sender: ipaddress.IPv4Address) -> int: ...
 
     def close(self) -> None: ...
+
+
+class FirewallPort(Protocol):
+    """What the instance needs of the no_accept firewall (net/nftables.py's Firewall)."""
+
+    async def block(self, owner: str, drops: Sequence[Drop]) -> None: ...
+
+    async def unblock(self, owner: str) -> None: ...
 
 
 ClaimCallback = Callable[[ipaddress.IPv4Address, str], None]
@@ -76,6 +87,8 @@ class Shared:
     clock: Clock = None  # type: ignore[assignment]
     # Makes the split-brain ARP watchers: (ifname, IPv4 VIPs, on_claim) -> watcher.
     conflicts: WatchFactory = watch_arp
+    # no_accept's drop rules (None: none are set, as in tests without a firewall).
+    firewall: FirewallPort | None = None
 
     def __post_init__(self) -> None:
         if self.clock is None:
@@ -98,11 +111,15 @@ class InstanceRunner:
         key: SocketKey,
         notifier: Notifier,
         shared: Shared,
+        sender: VrrpSocket | None = None,
     ) -> None:
         self.plan = plan
         self.params = params
         self.recv = recv
         self.sock = sock
+        # use_vmac: adverts leave from the macvlan (the virtual MAC as their Ethernet
+        # source) while they are received on ``sock``, the base's.
+        self.sender = sender
         self.key = key
         multicast = key.mode.name == "MULTICAST"
         self.notifier = notifier
@@ -125,6 +142,9 @@ class InstanceRunner:
         self._probe: Handle | None = None
         self._after_step: list[Callable[[], Awaitable[None]]] = []
         self.deliver: Callable[[core.Event], None] = self.feed
+        # True from the moment this mastership's VIPs and routes are set until the machine
+        # removes them: only then is one deleted from the box ours to put back (lost()).
+        self.holding = False
 
     # ------------------------------------------------------------ events in
 
@@ -213,9 +233,13 @@ class InstanceRunner:
                 else:
                     self.shared.log.info(message)
             case core.AddVips():
+                self._block()
                 self._then(self._add_vips)
             case core.RemoveVips(force=force):
+                self.holding = False  # before the removal: its own deletions are not losses
                 self._then(lambda: self._remove_vips(force))
+                if not force:
+                    self._unblock()
             case core.SendGratuitous(repeat=repeat):
                 self._then(lambda: self._announce(repeat))
             case core.RunNotify(state=state, priority=priority):
@@ -240,8 +264,9 @@ class InstanceRunner:
             self.counters["send_error"] += 1
             self._log_limited(("encode",), reason, self.shared.clock.time())
         src = self.params.primary_address
+        sock = self.sender or self.sock
         for payload, to, dst in sends.datagrams:
-            error = self.sock.send(payload, dst=to, src=src, ttl=self._ttl)
+            error = sock.send(payload, dst=to, src=src, ttl=self._ttl)
             if error is None:
                 self.counters["sent"] += 1
             else:
@@ -270,12 +295,48 @@ class InstanceRunner:
         while self._chain is not None and not self._chain.done():
             await asyncio.shield(self._chain)
 
+    def _block(self) -> None:
+        """no_accept: queue the drop rule for this mastership's VIPs, ahead of the VIPs
+        themselves (keepalived's order: no packet to a VIP is ever taken in)."""
+        firewall = self.shared.firewall
+        drops = accept.drops(self.plan.config, [*self.plan.vips, *self.plan.excluded])
+        if firewall is not None and drops:
+            self._then(lambda: firewall.block(self.name, drops))
+
+    def _unblock(self) -> None:
+        """Queue the end of this instance's drop rule, after its VIPs are gone (a no-op for
+        the firewall when it set none: whether the block queued before ran is its to know)."""
+        firewall = self.shared.firewall
+        if firewall is not None:
+            self._then(lambda: firewall.unblock(self.name))
+
     async def _add_vips(self) -> None:
         log = self.shared.log
         failures = await self.shared.addresses.add_vips([*self.plan.vips, *self.plan.excluded])
         failures += await self.shared.addresses.add_routes(list(self.plan.routes))
+        self.holding = self.state.role is core.Role.MASTER
         for f in failures:
             log.error("(%s) cannot set %s: %s", self.name, f.item, f.reason)
+
+    def lost(self, owned: Owned) -> None:
+        """One of our VIPs or routes was deleted from the box (``ip addr del``): as master
+        holding it, step down and take over again (keepalived's set_vrrp_backup)."""
+        if not self.holding or self.state.role is not core.Role.MASTER:
+            return  # our own removal, or nothing of ours to put back
+
+        async def check() -> None:
+            # After the netlink work queued before it: a deletion reported late, from our
+            # own remove-then-add, finds the VIP back and is no loss.
+            item = owned.item
+            if isinstance(item, Vip):
+                if await self.shared.addresses.present_vips([item]):
+                    return
+                self.shared.log.debug("Netlink reflector reports IP %s removed from %s",
+                                      item.address, item.ifname)
+            if self.holding and self.state.role is core.Role.MASTER:
+                self.deliver(core.VirtualDeleted(owned.what))
+
+        self._then(check)
 
     async def _remove_vips(self, force: bool) -> None:
         log = self.shared.log

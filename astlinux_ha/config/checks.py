@@ -145,7 +145,8 @@ def complete_instance(
     if inst.strict_mode and inst.unicast_peers:
         rep.error(where, f"({name}) Unicast peers are not supported in strict mode")
         dropped = True
-    for stage in (_unicast_without_peers, _preemption, _strict, _authentication, _accept):
+    for stage in (_unicast_without_peers, _preemption, _strict, _authentication, _accept,
+                  _strict_adverts):
         done = stage(rep, done)
     done = _tracks(rep, done, script_names)
     return None if dropped else done
@@ -302,6 +303,22 @@ def _accept(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
         )
         return dataclasses.replace(inst, accept=False)
     return inst
+
+
+def _strict_adverts(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
+    """Strict mode answers no lower-priority advert and sends none to a higher-priority one
+    (keepalived's defaults then, and its wording when the config asks otherwise)."""
+    if not inst.strict_mode:
+        return inst
+    name = inst.name
+    if "lower_prio_no_advert" in inst.explicit and not inst.lower_prio_no_advert:
+        rep.error(inst.where, f"({name}) Strict mode requires no lower priority advert. resetting")
+    if "higher_prio_send_advert" in inst.explicit and inst.higher_prio_send_advert:
+        rep.error(inst.where,
+                  f"({name}) strict mode requires higher_prio_send_advert to be clear. resetting")
+    if inst.lower_prio_no_advert and not inst.higher_prio_send_advert:
+        return inst
+    return dataclasses.replace(inst, lower_prio_no_advert=True, higher_prio_send_advert=False)
 
 
 def _tracks(rep: Reporter, inst: VrrpInstance, script_names: set[str]) -> VrrpInstance:

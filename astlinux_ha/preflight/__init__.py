@@ -15,14 +15,14 @@ from astlinux_ha.config import check as check_config
 from astlinux_ha.config.model import Config
 from astlinux_ha.problems import Problem
 
-from .host_checks import firewall_problems, interface_problems
+from .host_checks import firewall_problems, interface_problems, nft_problems
 from .script_security import ScriptCheck, ScriptReport, check_scripts
 
 
 def host_problems(config: Config) -> tuple[Problem, ...]:
     """Everything only this host can tell about ``config``: missing interfaces, a firewall
     that keeps multicast VRRP out, and every script's security verdict and user lookup."""
-    return (*interface_problems(config), *firewall_problems(config),
+    return (*interface_problems(config), *firewall_problems(config), *nft_problems(config),
             *check_scripts(config).problems)
 
 

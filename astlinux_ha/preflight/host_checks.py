@@ -14,7 +14,9 @@ import socket
 from collections.abc import Callable, Iterator
 
 from astlinux_ha.config.model import Config
+from astlinux_ha.net import nftables
 from astlinux_ha.problems import Location, Problem, Severity
+from astlinux_ha.runtime import accept
 
 
 def _exists(name: str) -> bool:
@@ -109,3 +111,17 @@ def firewall_problems(
         "Add the guide's allow_ext_vrrp_mcast snippet (etc/arno-iptables-firewall/"
         "custom-rules.vrrp) with your LAN, e.g. allow_ext_vrrp_mcast \"10.10.50.0/24\"",
     ),)
+
+
+def nft_problems(config: Config,
+                 find: Callable[[], str | None] = nftables.nft_path) -> tuple[Problem, ...]:
+    """A warning for each no_accept instance when nft is not installed: the daemon runs,
+    but its master's VIPs answer as with accept."""
+    refusing = [i for i in config.instances if accept.refuses(i)]
+    if not refusing or find() is not None:
+        return ()
+    return tuple(Problem(
+        inst.where, Severity.WARNING,
+        f"({inst.name}) no_accept needs nft (install nftables): without it the VIPs answer "
+        "as with accept",
+    ) for inst in refusing)

@@ -52,6 +52,12 @@ class Edges:
     clock: Callable[[], Clock]  # the running loop
     conflicts: Callable[..., Any]  # ConflictWatcher(ifname, ipv4_vips, on_claim): split brain
     wall_clock: Callable[[], str]  # now, ISO 8601 UTC, for status files and the journal
+    # Firewall(log): no_accept's drop rules. None (a test's Edges that has no use for it):
+    # no rule is ever set, so a fake never reaches the host's nftables.
+    firewall: Callable[[logging.Logger], Any] | None = None
+    # VmacManager(netlink): use_vmac's macvlans. None: an instance with use_vmac runs on
+    # its interface itself (said in the log), so a fake never creates a host interface.
+    vmacs: Callable[[Any], Any] | None = None
 
     @classmethod
     def real(cls) -> Edges:
@@ -60,7 +66,7 @@ class Edges:
         import asyncio
 
         from astlinux_ha import net, state
-        from astlinux_ha.net import conflict
+        from astlinux_ha.net import conflict, nftables, vmac
         from astlinux_ha.scripts import notify, track, users
 
         return cls(
@@ -78,4 +84,6 @@ class Edges:
             clock=asyncio.get_running_loop,
             conflicts=conflict.ConflictWatcher,
             wall_clock=wall_clock,
+            firewall=nftables.Firewall,
+            vmacs=vmac.VmacManager,
         )

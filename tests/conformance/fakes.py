@@ -309,8 +309,76 @@ class FakeTrack:
         self.owner.live.pop(self.spec.name, None)
 
 
+class FakeFirewall:
+    """no_accept's drop rules, one ``netlink`` line per change of what an instance drops.
+
+    The start and stop clean-ups (deleting our nft tables) are not recorded: they happen in
+    every run, and the real Firewall's scripts for them are unit-tested (test_nftables.py).
+    """
+
+    def __init__(self, ch: Channels) -> None:
+        self.ch = ch
+        self.wanted: dict[str, tuple[Any, ...]] = {}
+
+    async def clean(self) -> None:
+        pass
+
+    async def block(self, owner: str, drops: Sequence[Any]) -> None:
+        self.wanted[owner] = tuple(drops)
+        shown = ", ".join(str(d.address) for d in drops)
+        self.ch.add("netlink", f"nft drop {shown} ({owner})")
+
+    async def unblock(self, owner: str) -> None:
+        if self.wanted.pop(owner, None) is not None:
+            self.ch.add("netlink", f"nft end drop ({owner})")
+
+    async def close(self) -> None:
+        self.wanted.clear()
+
+
 def received(advert: packet.Advert, src: Any, dst: Any, ifname: str, ttl: int = 255) -> Received:
     """A packet as the socket layer hands it to the daemon."""
     return Received(payload=packet.encode(advert, src, dst), src=src, dst=dst, ttl=ttl,
                     ifname=ifname)
 
+
+
+class FakeVmacs:
+    """use_vmac's VmacManager: each macvlan made or removed is a ``netlink`` line, and the
+    adverts sent from one are ``wire`` lines that name it."""
+
+    def __init__(self, ch: Channels) -> None:
+        self.ch = ch
+
+    async def create(self, spec: Any) -> Any:
+        from astlinux_ha.net.vmac import VmacResult
+
+        self.ch.add("netlink", f"add link {spec.ifname} link {spec.base} type macvlan mode "
+                               f"private address {spec.mac} up")
+        return VmacResult(True)
+
+    async def remove(self, spec: Any) -> list[str]:
+        self.ch.add("netlink", f"del link {spec.ifname}")
+        return []
+
+    def sender(self, spec: Any, key: SocketKey, group: Any) -> FakeVmacSender:
+        return FakeVmacSender(self.ch, key, spec.ifname)
+
+
+class FakeVmacSender(FakeSocket):
+    """The send-only socket on a macvlan."""
+
+    def __init__(self, ch: Channels, key: SocketKey, ifname: str) -> None:
+        super().__init__(ch, key)
+        self.ifname = ifname
+
+    def send(self, payload: bytes, *, dst: Any = None, src: Any = None,
+             ttl: int | None = None) -> None:
+        before = len(self.ch.lines.get("wire", []))
+        super().send(payload, dst=dst, src=src, ttl=ttl)
+        wire = self.ch.lines["wire"]
+        if len(wire) > before:
+            wire[-1] += f" dev {self.ifname}"
+
+    def close(self) -> None:
+        pass

@@ -274,4 +274,6 @@ class Recorders:
             track_script=self.tracks,
             conflicts=self.conflicts,
             wall_clock=lambda: "WALL",
+            firewall=lambda log: fakes.FakeFirewall(self.ch),
+            vmacs=lambda nl: fakes.FakeVmacs(self.ch),
         )
