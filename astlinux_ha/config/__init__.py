@@ -29,6 +29,7 @@ from .checks import complete
 from .lexer import LexResult, lex_file, lex_text
 from .model import Config
 from .parser import parse_lines
+from .unsupported import ignored_settings
 from .values import Reporter
 
 EXIT_OK = 0
@@ -89,7 +90,9 @@ def _finish(path: str, lexed: LexResult) -> CheckResult:
     rep = Reporter()
     raw = build(statements, path, lexed.files, rep)
     config, check_problems = complete(raw)
-    problems = (*lexed.problems, *brace_problems, *rep.problems, *check_problems)
+    problems = (
+        *lexed.problems, *brace_problems, *rep.problems, *ignored_settings(raw), *check_problems
+    )
     if not lexed.files:
         return CheckResult(None, problems)
     return CheckResult(config, problems)

@@ -3,9 +3,23 @@
 They get "not supported by astlinux-ha" rather than keepalived's "unknown keyword", so an admin
 moving a config over learns which lines have no effect here. The lists come from keepalived's
 own keyword tables (global_parser.c, vrrp_parser.c).
+
+A few keywords are read into the model (their values are checked like keepalived's) but have
+no effect at run time yet; :func:`ignored_settings` names each one the config uses, so ``-t``
+never accepts a line in silence that the daemon will not honour. tests/data/keywords.toml
+lists every keyword the reader accepts and what shows it working.
 """
 
 from __future__ import annotations
+
+from astlinux_ha.problems import Location, Problem, Severity
+
+from .model import Config
+
+# VirtualAddress options the address manager never passes to the kernel. preferred_lft
+# forever is the kernel's own default, so only a finite lifetime is lost.
+FOREVER = 0xFFFFFFFF
+IGNORED_VIP_OPTIONS = ("home", "mngtmpaddr", "autojoin", "peer", "preferred_lft")
 
 UNSUPPORTED_TOP = frozenset(
     {
@@ -34,9 +48,7 @@ UNSUPPORTED_TOP = frozenset(
 
 UNSUPPORTED_INSTANCE = frozenset(
     {
-        "use_vmac",
         "use_vmac_addr",
-        "vmac_xmit_base",
         "use_ipvlan",
         "unicast_fault_no_peer",
         "old_unicast_checksum",
@@ -184,3 +196,36 @@ UNSUPPORTED_GLOBAL = frozenset(
         "json_dump_file",
     }
 )
+
+
+def _not_supported(where: Location, what: str, effect: str) -> Problem:
+    return Problem(where, Severity.WARNING, f"{what} is not supported by astlinux-ha - {effect}")
+
+
+def ignored_settings(config: Config) -> tuple[Problem, ...]:
+    """A warning for each setting of ``config`` that is read but has no effect at run time."""
+    out: list[Problem] = []
+    for inst in config.instances:
+        for vip in (*inst.virtual_ipaddresses, *inst.virtual_ipaddresses_excluded):
+            for option in IGNORED_VIP_OPTIONS:
+                value = getattr(vip, option)
+                unset = value is None or value is False
+                if unset or (option == "preferred_lft" and value == FOREVER):
+                    continue
+                out.append(
+                    _not_supported(
+                        vip.where,
+                        f"virtual_ipaddress option '{option}'",
+                        f"{vip.address} is added without it",
+                    )
+                )
+        for route in inst.virtual_routes:
+            if route.protocol is not None:
+                out.append(
+                    _not_supported(
+                        route.where,
+                        f"virtual_routes option 'protocol {route.protocol}' (proto)",
+                        "the route is added as proto keepalived (18)",
+                    )
+                )
+    return tuple(out)

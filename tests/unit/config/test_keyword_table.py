@@ -1,0 +1,280 @@
+"""The keyword table (tests/data/keywords.toml) against what the config reader accepts.
+
+Every keyword the reader takes without an "unknown" error must be in the table, with either
+the test that shows it working or the reason it is not supported; and every unsupported one
+must get a ``-t`` warning that names it. So a keyword can no longer be accepted and ignored:
+teach the parser a new one and this test fails until the table says what it does.
+
+What is accepted is not copied by hand: every string constant of astlinux_ha.config (and each
+with keepalived's ``vrrp_`` prefix, which global_defs puts before the garp keywords) is tried
+in every section, one per line, and a word counts as accepted there unless the reader calls
+it unknown on its line.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+import astlinux_ha.config as config_pkg
+from astlinux_ha.config import check_text
+from astlinux_ha.config.addresses import ROUTE_TYPES
+from astlinux_ha.config.lexer import _INCLUDE_VARIANTS
+from astlinux_ha.problems import Problem, Severity
+
+ROOT = Path(__file__).resolve().parents[3]
+TABLE = ROOT / "tests" / "data" / "keywords.toml"
+_WORD = re.compile(r"^-?[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Section:
+    """Where a keyword sits: how to put one candidate on a line of a config there, and the
+    reader's message when it does not know the word."""
+
+    name: str
+    wrap: Callable[[list[str]], str]  # candidate lines -> the whole config
+    line: Callable[[str, int], str]  # (candidate, its index) -> its line
+    unknown: Callable[[str], str]  # candidate -> the start of the "unknown" message
+    first_line: int  # the config line the first candidate lands on
+
+
+def _instance(body: list[str]) -> str:
+    return "vrrp_instance VI_1 {\n" + "\n".join(body) + "\n}\n"
+
+
+def _in_block(block: str) -> Callable[[list[str]], str]:
+    return lambda lines: _instance([f"{block} {{", *lines, "}"])
+
+
+def _unknown_keyword(word: str) -> str:
+    return f"unknown keyword '{word}'"
+
+
+SECTIONS = (
+    Section("top", "\n".join, lambda w, i: f"{w} 1", _unknown_keyword, 1),
+    Section(
+        "global_defs",
+        lambda lines: "global_defs {\n" + "\n".join(lines) + "\n}\n",
+        lambda w, i: f"{w} 1",
+        _unknown_keyword,
+        2,
+    ),
+    Section("vrrp_instance", _instance, lambda w, i: f"{w} 1", _unknown_keyword, 2),
+    Section(
+        "vrrp_script",
+        lambda lines: "vrrp_script chk {\n" + "\n".join(lines) + "\n}\n",
+        lambda w, i: f"{w} 1",
+        _unknown_keyword,
+        2,
+    ),
+    Section(
+        "vrrp_sync_group",
+        lambda lines: "vrrp_sync_group G1 {\n" + "\n".join(lines) + "\n}\n",
+        lambda w, i: f"{w} 1",
+        _unknown_keyword,
+        2,
+    ),
+    Section("authentication", _in_block("authentication"), lambda w, i: f"{w} 1",
+            _unknown_keyword, 3),
+    # An option alone on its line: a flag is taken, a valued one misses its value (an error,
+    # but a known option), an unknown one is called unknown.
+    Section(
+        "virtual_ipaddress",
+        _in_block("virtual_ipaddress"),
+        lambda w, i: f"10.{i // 250}.{i % 250}.1 {w}",
+        lambda w: f"Unknown configuration entry '{w}' for ip address",
+        3,
+    ),
+    Section(
+        "virtual_routes",
+        _in_block("virtual_routes"),
+        lambda w, i: f"192.168.{i % 250}.0/24 {w}",
+        lambda w: f"unknown route option '{w}'",
+        3,
+    ),
+    Section(
+        "unicast_peer",
+        _in_block("unicast_peer"),
+        lambda w, i: f"10.0.0.9 {w} 1",
+        lambda w: f"unknown unicast_peer option '{w}'",
+        3,
+    ),
+    # track_interface lines: NAME [weight N [reverse]] (track_script lines share the reader).
+    Section(
+        "track",
+        _in_block("track_interface"),
+        lambda w, i: f"eth0 weight 1 {w}" if w == "reverse" else f"eth0 {w} 1",
+        lambda w: f"track_interface eth0: unknown option '{w}'",
+        3,
+    ),
+)
+
+
+def _constants(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+
+
+@cache
+def candidates() -> tuple[str, ...]:
+    """Every keyword-shaped string constant of astlinux_ha/config/, and each ``vrrp_``-prefixed."""
+    words: set[str] = set()
+    for path in Path(config_pkg.__file__).parent.glob("*.py"):
+        words |= {w for w in _constants(path) if _WORD.match(w)}
+    words |= {f"vrrp_{w}" for w in words}
+    # The reader's own directives act on any line before the parser sees it.
+    return tuple(sorted(words - set(_INCLUDE_VARIANTS)))
+
+
+def _problems_by_line(text: str) -> dict[int, list[Problem]]:
+    out: dict[int, list[Problem]] = {}
+    for p in check_text(text).problems:
+        if p.where is not None:
+            out.setdefault(p.where.line, []).append(p)
+    return out
+
+
+@cache
+def accepted() -> dict[str, frozenset[str]]:
+    """Section -> the candidate words its reader does not call unknown."""
+    out: dict[str, frozenset[str]] = {}
+    words = candidates()
+    for section in SECTIONS:
+        text = section.wrap([section.line(w, i) for i, w in enumerate(words)])
+        by_line = _problems_by_line(text)
+        taken = set()
+        for i, word in enumerate(words):
+            here = by_line.get(section.first_line + i, [])
+            if not any(p.message.startswith(section.unknown(word)) for p in here):
+                taken.add(word)
+        out[section.name] = frozenset(taken)
+    # A route line may start with its type (ip route's own grammar): the reader's table.
+    out["virtual_routes"] |= ROUTE_TYPES
+    out["lexer"] = frozenset(_INCLUDE_VARIANTS)
+    return out
+
+
+@cache
+def table() -> dict[str, dict[str, dict[str, str]]]:
+    """The keyword table: section -> keyword -> {test = ...} or {unsupported = ...}."""
+    with TABLE.open("rb") as f:
+        return tomllib.load(f)
+
+
+def _entries() -> list[tuple[str, str, dict[str, str]]]:
+    return [(s, k, e) for s, keys in table().items() for k, e in keys.items()]
+
+
+def test_the_probe_finds_known_keywords_and_rejects_a_made_up_one() -> None:
+    """The probe itself: it must see a plain keyword, a garp one reached only through the
+    vrrp_ prefix, a VIP option, and must not take a word no reader knows."""
+    got = accepted()
+    assert "priority" in got["vrrp_instance"]
+    assert "vrrp_garp_master_delay" in got["global_defs"]
+    assert "label" in got["virtual_ipaddress"]
+    assert "min_ttl" in got["unicast_peer"]
+    for section in got.values():
+        assert "vrrp_vrrp_priority" not in section
+        assert "unknown" not in section
+
+
+def test_every_accepted_keyword_is_in_the_table() -> None:
+    missing = {
+        f"[{s}] {k}"
+        for s, keys in accepted().items()
+        for k in keys
+        if k not in table().get(s, {})
+    }
+    assert not missing, f"accepted by the reader but not in {TABLE.name}: {sorted(missing)}"
+
+
+def test_every_table_keyword_is_accepted() -> None:
+    extra = {f"[{s}] {k}" for s, k, _ in _entries() if k not in accepted().get(s, frozenset())}
+    assert not extra, f"in {TABLE.name} but the reader calls them unknown: {sorted(extra)}"
+
+
+@pytest.mark.parametrize(("section", "keyword", "entry"), _entries(), ids=lambda v: str(v))
+def test_entry_says_one_thing(section: str, keyword: str, entry: dict[str, str]) -> None:
+    """One of: ``test`` (what shows it working), ``unsupported`` (why not; -t warns),
+    ``untested`` (supported, but no test shows it at run time yet: what one would check)."""
+    assert len(entry) == 1 and set(entry) <= {"test", "unsupported", "untested"}, entry
+    assert str(next(iter(entry.values()))).strip()
+
+
+def _test_text(ref: str) -> str:
+    """The text of the test ``ref`` names (its config for a conformance case); fails if the
+    file, the test function or the case is not there."""
+    if ref.startswith("tests/conformance/cases/"):
+        case = ROOT / ref
+        assert case.is_dir(), f"no conformance case {ref}"
+        return "\n".join(p.read_text() for p in sorted(case.glob("keepalived.conf*")))
+    path, _, name = ref.partition("::")
+    file = ROOT / path
+    assert file.is_file(), f"no test file {path}"
+    text = file.read_text()
+    assert name, f"{ref}: name the test, as FILE::test_name"
+    assert re.search(rf"^\s*(async )?def {re.escape(name)}\(", text, re.M), f"no {name} in {path}"
+    return text
+
+
+@pytest.mark.parametrize(
+    ("section", "keyword", "ref"),
+    [(s, k, e["test"]) for s, k, e in _entries() if "test" in e],
+    ids=lambda v: str(v),
+)
+def test_the_test_exists_and_uses_the_keyword(section: str, keyword: str, ref: str) -> None:
+    text = _test_text(ref)
+    assert re.search(rf"(?<![\w-]){re.escape(keyword)}(?![\w-])", text), (
+        f"{ref} never mentions {keyword}"
+    )
+
+
+# Options that are dropped with their line when their value is missing or bad: the
+# unsupported check gives them a good one, so the line survives to be warned about.
+VALUES = {
+    ("virtual_ipaddress", "peer"): "10.0.0.2",
+    ("virtual_ipaddress", "preferred_lft"): "0",
+    ("virtual_routes", "protocol"): "static dev eth0",
+    ("virtual_routes", "proto"): "static dev eth0",
+}
+
+
+def _one(section: str, keyword: str) -> tuple[str, int]:
+    """A tiny config with ``keyword`` in ``section``, and the line it is on."""
+    for s in SECTIONS:
+        if s.name == section:
+            value = VALUES.get((section, keyword))
+            word = keyword if value is None else f"{keyword} {value}"
+            return s.wrap([s.line(word, 0)]), s.first_line
+    raise AssertionError(f"no way to write a [{section}] keyword")
+
+
+@pytest.mark.parametrize(
+    ("section", "keyword"),
+    [(s, k) for s, k, e in _entries() if "unsupported" in e],
+    ids=lambda v: str(v),
+)
+def test_unsupported_keyword_is_warned_at_t(section: str, keyword: str) -> None:
+    """``-t`` on a config holding just this keyword warns, at its line, that it is not
+    supported here (the message names the keyword, or LVS for the virtual_server blocks)."""
+    text, line = _one(section, keyword)
+    problems = check_text(text).problems
+    named = keyword if not keyword.startswith("virtual_server") else "LVS"
+    assert any(
+        p.where is not None and p.where.line == line and named in p.message
+        and "not supported" in p.message
+        for p in problems
+        if p.severity is Severity.WARNING
+    ), [p.render() for p in problems]
