@@ -1,10 +1,15 @@
-"""Link and address watching through netlink events: no polling.
+"""Link, address and route watching through netlink events: no polling.
 
 The watcher binds RTMGRP_LINK and the IPv4/IPv6 address groups, *then* dumps links and
 addresses, so a change racing with start-up is seen either in the dump or as a queued event.
 Every message carries the object's full state, so applying a queued, older event after the dump
 still converges on the truth. Unchanged states are not reported again (RTM_NEWLINK also fires
 for statistics, MTU or master changes).
+
+Routes: only the deletion of a route marked ``proto keepalived`` (the virtual_routes the daemon
+installs) is reported, so a deleted one can be put back. The route groups also carry every other
+route change of the box (a routing daemon's churn): those are dropped at once, on their type and
+protocol. A deletion lost to an overflow is not recovered.
 
 When the kernel drops events (the socket's receive buffer overflowed: ENOBUFS) pyroute2's socket
 is dead; the watcher opens a new one, binds, dumps again and reports the difference from what
@@ -23,13 +28,26 @@ from dataclasses import dataclass
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK
+from pyroute2.netlink.rtnl import (
+    RTMGRP_IPV4_IFADDR,
+    RTMGRP_IPV4_ROUTE,
+    RTMGRP_IPV6_IFADDR,
+    RTMGRP_IPV6_ROUTE,
+    RTMGRP_LINK,
+)
 
 from .interfaces import IFF_LOWER_UP, IFF_UP, if_address_from_msg, link_is_up
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-GROUPS = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
+GROUPS = (RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE
+          | RTMGRP_IPV6_ROUTE)
+# The routes the daemon installs carry this protocol, as keepalived's (addresses.py).
+RTPROT_KEEPALIVED = 18
+RT_TABLE_MAIN = 254
+# rtm_type numbers to the names virtual_routes uses.
+ROUTE_TYPES = {1: "unicast", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
 # Room for a burst of events (a bridge with many ports going down); overflow is recovered anyway.
 DEFAULT_RCVBUF = 1 << 20
 # Pause before re-opening after an unexpected error, so a persistent failure cannot spin.
@@ -67,7 +85,42 @@ class AddressEvent:
     added: bool
 
 
-Event = LinkEvent | AddressEvent
+@dataclass(frozen=True)
+class RouteEvent:
+    """A ``proto keepalived`` route was deleted: its key fields as the kernel reported them
+    (``ifname`` None when it had no output interface, or one not known here)."""
+
+    dst: IPNetwork
+    table: int
+    kind: str = "unicast"
+    gateway: IPAddress | None = None
+    ifname: str | None = None
+    metric: int | None = None
+
+
+Event = LinkEvent | AddressEvent | RouteEvent
+
+
+def route_deleted(msg, ifnames: Callable[[int], str | None]) -> RouteEvent | None:
+    """The RouteEvent for an RTM_DELROUTE of one of our routes; None for anything else.
+
+    ``ifnames`` maps an output interface index to its name."""
+    if msg.get("proto") != RTPROT_KEEPALIVED or msg.get("event") != "RTM_DELROUTE":
+        return None
+    family = msg.get("family")
+    if family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    dst = msg.get_attr("RTA_DST") or ("0.0.0.0" if family == socket.AF_INET else "::")
+    gateway = msg.get_attr("RTA_GATEWAY")
+    oif = msg.get_attr("RTA_OIF")
+    return RouteEvent(
+        dst=ipaddress.ip_network(f"{dst}/{msg.get('dst_len') or 0}", strict=False),
+        table=msg.get_attr("RTA_TABLE") or msg.get("table") or RT_TABLE_MAIN,
+        kind=ROUTE_TYPES.get(msg.get("type"), str(msg.get("type"))),
+        gateway=ipaddress.ip_address(gateway) if gateway else None,
+        ifname=ifnames(oif) if oif else None,
+        metric=msg.get_attr("RTA_PRIORITY"),
+    )
 
 
 def _link_event(msg) -> LinkEvent:
@@ -90,7 +143,8 @@ def _is_overflow(exc: BaseException) -> bool:
 
 
 class LinkWatcher:
-    """Reports link and address changes to ``on_event`` from inside the running loop."""
+    """Reports link and address changes, and deletions of our routes, to ``on_event`` from
+    inside the running loop."""
 
     def __init__(self, on_event: Callable[[Event], None], rcvbuf: int = DEFAULT_RCVBUF) -> None:
         self._on_event = on_event
@@ -200,6 +254,14 @@ class LinkWatcher:
                 self._address_changed(
                     msg["index"], entry.address, entry.prefixlen, added=kind == "RTM_NEWADDR"
                 )
+        elif kind == "RTM_DELROUTE":
+            event = route_deleted(msg, self._ifname)
+            if event is not None:
+                self._emit(event)
+
+    def _ifname(self, index: int) -> str | None:
+        link = self._links.get(index)
+        return link.ifname if link is not None else None
 
     # -- state bookkeeping, reporting only changes ---------------------------------------------
 

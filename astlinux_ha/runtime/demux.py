@@ -4,7 +4,8 @@ Packets go by (interface, family, VRID): one shared socket serves every instance
 address and track-script events go to every instance that tracks that link, address or
 script. Packets no instance takes are counted here (``short packet``, ``unknown vrid``), and
 so is each interface's last index, since a re-created link comes back with a new one and the
-sockets bound to the old one must be re-opened.
+sockets bound to the old one must be re-opened. A VIP or virtual route deleted from the box
+goes to the instance whose own (tracked) item it is.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from astlinux_ha.net import KernelRoute, Vip
+from astlinux_ha.net.links import RT_TABLE_MAIN, RouteEvent
+from astlinux_ha.runtime.plan import InstancePlan
 from astlinux_ha.vrrp import model as core
 from astlinux_ha.vrrp.tracking import TrackKind, TrackSpec
 
@@ -96,3 +100,51 @@ def address_event(address: core.IPAddress, added: bool) -> core.Event:
 def track_event(name: str, up: bool) -> core.Event:
     """The core's event for a track script's new status."""
     return core.TrackResult(name, up)
+
+
+@dataclass(frozen=True)
+class Owned:
+    """A deleted VIP or route that instance ``name`` put there: ``item`` is what it re-sets,
+    ``what`` names it for the log (``VIP 10.10.50.244``)."""
+
+    name: str
+    item: Vip | KernelRoute
+    what: str
+
+
+def vip_owners(plans: Mapping[str, InstancePlan], ifname: str,
+               address: core.IPAddress) -> tuple[Owned, ...]:
+    """The instances (``plans``: name to plan) whose tracked VIP or excluded VIP is
+    ``address`` on ``ifname``: a ``no_track`` one is nobody's to put back."""
+    out = []
+    for name, p in plans.items():
+        lines = (*p.config.virtual_ipaddresses, *p.config.virtual_ipaddresses_excluded)
+        for line, vip in zip(lines, (*p.vips, *p.excluded), strict=True):
+            if vip.address == address and vip.ifname == ifname and not line.no_track:
+                out.append(Owned(name, vip, f"VIP {address}"))
+    return tuple(out)
+
+
+def route_owners(plans: Mapping[str, InstancePlan], event: RouteEvent) -> tuple[Owned, ...]:
+    """The instances whose tracked virtual route the deleted route ``event`` is: the same
+    destination, table and type, and the gateway, device and metric the config names."""
+    out = []
+    for name, p in plans.items():
+        for line, route in zip(p.config.virtual_routes, p.routes, strict=True):
+            if not line.no_track and _same_route(route, event):
+                out.append(Owned(name, route, f"route {route}"))
+    return tuple(out)
+
+
+def _same_route(route: KernelRoute, event: RouteEvent) -> bool:
+    return (route.dst == event.dst
+            and (route.table or RT_TABLE_MAIN) == event.table
+            and route.kind == event.kind
+            and route.gateway in (None, event.gateway)
+            and route.ifname in (None, event.ifname)
+            and route.metric in (None, event.metric))
+
+
+def deleted_event(owned: Owned) -> core.Event:
+    """The core's event for one of an instance's own VIPs or routes deleted from the box."""
+    return core.VirtualDeleted(owned.what)
