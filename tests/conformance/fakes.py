@@ -13,6 +13,7 @@ from typing import Any
 from astlinux_ha.net import AddressEvent, LinkEvent, Received, SocketKey
 from astlinux_ha.net.addresses import Failure
 from astlinux_ha.net.announce import AnnounceResult
+from astlinux_ha.net.links import RouteEvent
 from astlinux_ha.vrrp import packet
 
 GROUPS = {4: ipaddress.ip_address("224.0.0.18"), 6: ipaddress.ip_address("ff02::12")}
@@ -75,6 +76,9 @@ class FakeAddresses:
                 self.host.vips.discard(v)
                 self.ch.add("netlink", f"del address {_vip(v)}")
         return []
+
+    async def present_vips(self, vips: Iterable[Any]) -> set[Any]:
+        return {v for v in vips if v in self.host.vips}
 
     async def remove_leftovers(self, vips: Sequence[Any]) -> list[Any]:
         gone = [v for v in vips if v in self.host.vips]
@@ -201,6 +205,17 @@ class FakeLinks:
         have = self.host.addresses.setdefault(ifname, set())
         (have.add if added else have.discard)((address, prefixlen))
         self.on_link(AddressEvent(ifname, self.host.index(ifname), address, prefixlen, added))
+
+    def delete_by_hand(self, ifname: str, address: Any, prefixlen: int) -> None:
+        """``ip addr del`` on the box: the address (a VIP, say) is gone without the daemon
+        asking, and the watcher reports it."""
+        for v in [v for v in self.host.vips if v.address == address and v.ifname == ifname]:
+            self.host.vips.discard(v)
+        self.set_address(ifname, address, prefixlen, added=False)
+
+    def delete_route_by_hand(self, route: RouteEvent) -> None:
+        """``ip route del`` of one of the daemon's (proto keepalived) routes."""
+        self.on_link(route)
 
 
 class FakeStateDir:

@@ -15,6 +15,8 @@ A case directory holds:
                                                       # [ips A,B] [dst D] [if eth0] [ttl N]
       4      link eth0 down | link eth0 up
       5      address eth1 add 10.0.0.1/24 | address eth1 del 10.0.0.1/24
+      5      by-hand address eth0 10.10.50.244/32     # `ip addr del` of a VIP, say
+      5      by-hand route 10.9.0.0/16 [via GW] [dev IF] [table N]   # `ip route del`
       6      track chk fail | track chk ok
       7      claim 10.10.50.244 02:00:00:00:00:99    # another box answers ARP for a VIP
       8      reload keepalived.conf.2                # the config replaced, then SIGHUP
@@ -45,6 +47,7 @@ import fakes
 from virtual_loop import VirtualLoop
 
 from astlinux_ha.cli import parse_options
+from astlinux_ha.net.links import RouteEvent
 from astlinux_ha.options import load_for_run
 from astlinux_ha.runtime.ports import Edges
 from astlinux_ha.scripts.track import TrackStatus
@@ -177,6 +180,8 @@ class Case:
                     iface = ipaddress.ip_interface(cidr)
                     edges.links.set_address(ifname, iface.ip, iface.network.prefixlen,
                                             verb == "add")
+                case "by-hand":
+                    _by_hand(edges.links, ev.args)
                 case "track":
                     edges.tracks.live[ev.args[0]].on_result(
                         TrackStatus(ev.args[0], ev.args[1] == "ok"))
@@ -203,6 +208,19 @@ class Case:
         if served is not None:
             sup.request_stop()
             await asyncio.wait_for(served, 30)
+
+
+def _by_hand(links: fakes.FakeLinks, args: list[str]) -> None:
+    """An address or one of the daemon's routes deleted on the box by hand."""
+    if args[0] == "address":
+        iface = ipaddress.ip_interface(args[2])
+        links.delete_by_hand(args[1], iface.ip, iface.network.prefixlen)
+        return
+    opts = dict(zip(args[2::2], args[3::2], strict=True))
+    links.delete_route_by_hand(RouteEvent(
+        ipaddress.ip_network(args[1]), int(opts.get("table", 254)),
+        gateway=ipaddress.ip_address(opts["via"]) if "via" in opts else None,
+        ifname=opts.get("dev")))
 
 
 def _host(path: Path) -> fakes.FakeHost:
