@@ -353,11 +353,11 @@ class InstanceRunner:
         for f in failures:
             log.error("(%s) cannot remove %s: %s", self.name, f.item, f.reason)
 
-    async def _announce(self, repeat: int) -> None:
+    async def _announce(self, repeat: int, vips: Sequence[Vip] | None = None) -> None:
         if self.state.role is not core.Role.MASTER:
             return
         by_if: dict[str, list[Any]] = {}
-        for vip in self.plan.vips:
+        for vip in self.plan.vips if vips is None else vips:
             by_if.setdefault(vip.ifname, []).append(vip.address)
         for ifname, addrs in by_if.items():
             result = await self.shared.announcer.announce(ifname, addrs, repeat)
@@ -441,6 +441,46 @@ class InstanceRunner:
         self._after_step.append(close)
 
     # ------------------------------------------------------------ life cycle
+
+    def update(self, plan: InstancePlan, params: core.InstanceParams,
+               recv: ReceiveParams) -> None:
+        """A reload changed only what the instance holds (VIPs, excluded VIPs, routes): take
+        the new plan in its state, as keepalived does (no notify, no gap). A master deletes
+        what was dropped, adds what is new and announces the new VIPs; the advert, which
+        lists the VIPs, is built anew (the AH counters and checksum choice carry over)."""
+        old_items = [*self.plan.vips, *self.plan.excluded]
+        new_items = [*plan.vips, *plan.excluded]
+        gone = [v for v in old_items if v not in new_items]
+        added = [v for v in new_items if v not in old_items]
+        gone_routes = [r for r in self.plan.routes if r not in plan.routes]
+        new_routes = [r for r in plan.routes if r not in self.plan.routes]
+        announce = [v for v in plan.vips if v not in self.plan.vips]
+        old_adverts = self._adverts
+        self.plan, self.params, self.recv = plan, params, recv
+        self._adverts = Adverts(params, recv, multicast=old_adverts.multicast)
+        self._adverts.seq = old_adverts.seq
+        self._adverts.ip_id = old_adverts.ip_id
+        self._adverts.checksum_compat = old_adverts.checksum_compat
+        if self.holding and self.state.role is core.Role.MASTER:
+            addresses = self.shared.addresses
+            self.holding = False  # our own deletions below are not losses
+
+            async def swap() -> None:
+                failures = await addresses.remove_routes(gone_routes)
+                failures += await addresses.remove_vips(gone)
+                failures += await addresses.add_vips(added)
+                failures += await addresses.add_routes(new_routes)
+                self.holding = self.state.role is core.Role.MASTER
+                for f in failures:
+                    self.shared.log.error("(%s) cannot update %s: %s", self.name, f.item,
+                                          f.reason)
+
+            self._then(swap)
+            self._block()  # no_accept: the drop rule follows the new VIPs
+            if announce:
+                self._then(lambda: self._announce(self.params.garp.master_repeat, announce))
+        # The machine takes the new params: a master advertises the new VIP list at once.
+        self.deliver(core.Reload())
 
     def cancel_timers(self) -> None:
         """Drop every armed timer and the ARP watch (the instance is going away)."""

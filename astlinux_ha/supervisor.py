@@ -488,12 +488,19 @@ class Supervisor:
         for name, runner in keep.items():
             runner.notifier.rescript(scripts.notify_scripts(new.instance(name).notifies),
                                      runner.notifier.fifos)
+        for name in plan.update:
+            runner = keep[name]
+            changed = P.plan(new, new.instance(name), scripts.usable)
+            runner.update(changed, P.core_params(new, changed, runner.params.primary_address),
+                          P.receive_params(new, changed))
         # Stop what changed or went away; its VIPs go with it, as a removed instance's do.
+        # A deleted one reports DELETED (FAULT without notify_deleted) and no STOP after it.
         for name in plan.stop:
             runner = old.runners[name]
-            if plan.notifies_deleted(name):
+            deleted = plan.notifies_deleted(name)
+            if deleted:
                 runner.notifier.notify("DELETED", runner.state.priority)
-            runner.deliver(core.Shutdown())
+            runner.deliver(core.Shutdown(notify=not deleted))
         await self._stop_runtime(old, shutdown=False, only=plan.stop)
         for fifo in old.fifos:
             await fifo.close()

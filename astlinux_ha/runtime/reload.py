@@ -2,10 +2,13 @@
 
 An instance is kept in its state only when nothing it runs on changed: its own config, the
 globals and scripts blocks, and what it tracks once the scripts are judged again (a track
-script refused now, or allowed again, restarts it). With sync groups nothing is kept: a
-group's members move together and the group's state is rebuilt. One that changed is restarted
-(stopped, its VIPs with it, then built from the new config); one the new config no longer has
-is deleted, and reports DELETED before it stops.
+script refused now, or allowed again, restarts it). One whose only change is what it holds
+(virtual_ipaddress, virtual_ipaddress_excluded, virtual_routes) is updated in place, as
+keepalived does: no notify, no gap; a master adds the new addresses, deletes the dropped ones
+and announces the new. With sync groups nothing is kept: a group's members move together and
+the group's state is rebuilt. One that changed otherwise is restarted (stopped, its VIPs with
+it, then built from the new config); one the new config no longer has is deleted, and reports
+DELETED (FAULT without notify_deleted) as it goes, and nothing else.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from astlinux_ha.config import model as cfg
-from astlinux_ha.runtime.plan import InstancePlan, track_specs
+from astlinux_ha.runtime.plan import InstancePlan, family_of, track_specs
 
 
 class Fate(enum.Enum):
     """What a reload does with one running instance."""
 
     KEEP = "keep"
+    UPDATE = "update"  # kept in its state, its VIPs / routes swapped in place
     RESTART = "restart"
     DELETE = "delete"
 
@@ -38,8 +42,14 @@ class ReloadPlan:
 
     @property
     def keep(self) -> tuple[str, ...]:
-        """Carried over in their state (their scripts are re-judged all the same)."""
-        return self._with(Fate.KEEP)
+        """Carried over in their state (their scripts are re-judged all the same), the
+        updated in place among them."""
+        return self._with(Fate.KEEP, Fate.UPDATE)
+
+    @property
+    def update(self) -> tuple[str, ...]:
+        """Carried over with their VIPs / routes changed: given the new plan in place."""
+        return self._with(Fate.UPDATE)
 
     @property
     def restart(self) -> tuple[str, ...]:
@@ -78,6 +88,25 @@ def same_instance(a: cfg.VrrpInstance, b: cfg.VrrpInstance) -> bool:
     return bool(strip(a) == strip(b))
 
 
+# What an instance holds rather than how it runs: keepalived swaps these on a reload.
+HELD = ("virtual_ipaddresses", "virtual_ipaddresses_excluded", "virtual_routes")
+_HELD_KEYWORDS = frozenset({"virtual_ipaddress", "virtual_ipaddress_excluded",
+                            "virtual_routes", *HELD})
+
+
+def _unheld(inst: cfg.VrrpInstance) -> Any:
+    return tuple((n, v) for n, v in strip(inst)
+                 if n not in HELD and n != "explicit") + (
+        ("explicit", frozenset(inst.explicit) - _HELD_KEYWORDS),)
+
+
+def only_held_changed(a: cfg.VrrpInstance, b: cfg.VrrpInstance) -> bool:
+    """Whether ``a`` and ``b`` differ in their VIPs, excluded VIPs or routes alone (and in the
+    same address family, which the socket depends on)."""
+    return (not same_instance(a, b) and bool(_unheld(a) == _unheld(b))
+            and family_of(a) == family_of(b))
+
+
 def same_globals(a: cfg.Config, b: cfg.Config) -> bool:
     """Whether the global_defs and vrrp_script blocks are unchanged (locations aside)."""
     return bool(strip(a.global_defs) == strip(b.global_defs)
@@ -95,9 +124,14 @@ def plan_reload(old: cfg.Config, running: Mapping[str, InstancePlan], had_groups
         inst = by_name.get(name)
         if inst is None:
             fates[name] = Fate.DELETE
-        elif (not had_groups and globals_same and same_instance(plan.config, inst)
+        elif (not had_groups and globals_same
               and track_specs(new, inst, usable) == plan.tracks):
-            fates[name] = Fate.KEEP
+            if same_instance(plan.config, inst):
+                fates[name] = Fate.KEEP
+            elif only_held_changed(plan.config, inst):
+                fates[name] = Fate.UPDATE
+            else:
+                fates[name] = Fate.RESTART
         else:
             fates[name] = Fate.RESTART
     return ReloadPlan(fates)

@@ -189,8 +189,8 @@ class _Run:
                 self.track((TrackKind.SCRIPT, event.name), event.up)
             case VirtualDeleted():
                 self.virtual_deleted(event.what)
-            case Shutdown():
-                self.shutdown()
+            case Shutdown(notify=notify):
+                self.shutdown(notify)
             case Reload():
                 self.reload()
             case SyncForce():
@@ -510,7 +510,7 @@ class _Run:
             self.timers[Timer.MASTER_DOWN] = moved
             self.emit(ArmTimer(Timer.MASTER_DOWN, moved))
 
-    def shutdown(self) -> None:
+    def shutdown(self, notify: bool = True) -> None:
         role = self.s.role
         if role is Role.INIT:
             return
@@ -521,7 +521,8 @@ class _Run:
             self.emit(RemoveVips())
         self.cancel(*(t for t in Timer if t in self.timers))
         self.transition(Role.INIT, "shutdown")
-        self.emit(RunNotify("STOP", self.s.priority))
+        if notify:
+            self.emit(RunNotify("STOP", self.s.priority))
 
     def reload(self) -> None:
         known = {spec.key for spec in self.p.tracks}

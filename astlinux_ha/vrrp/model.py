@@ -216,7 +216,10 @@ class TrackResult:
 
 @dataclass(frozen=True, slots=True)
 class Shutdown:
-    """SIGTERM: a master sends priority 0 and drops its VIPs; STOP is notified."""
+    """SIGTERM: a master sends priority 0 and drops its VIPs; STOP is notified, unless the
+    instance is going because a reload deleted it (``notify``: False; it reported DELETED)."""
+
+    notify: bool = True
 
 
 @dataclass(frozen=True, slots=True)

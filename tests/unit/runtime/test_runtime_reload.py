@@ -71,3 +71,26 @@ def test_strip_drops_locations_only() -> None:
 def test_an_empty_plan() -> None:
     plan = ReloadPlan({})
     assert plan.keep == plan.stop == ()
+
+
+def test_a_change_of_vips_excluded_or_routes_alone_updates_in_place() -> None:
+    old, plans = running(inst("VI_1", 1) + inst("VI_2", 2))
+    more = inst("VI_1", 1).replace("    10.0.0.1\n", "    10.0.0.1\n    10.0.0.9\n")
+    routed = inst("VI_2", 2, "  virtual_routes {\n    192.168.9.0/24 via 10.0.0.254\n  }\n"
+                  "  virtual_ipaddress_excluded {\n    10.0.5.5\n  }\n")
+    plan = plan_reload(old, plans, False, config(more + routed), frozenset())
+    assert plan.fates == {"VI_1": Fate.UPDATE, "VI_2": Fate.UPDATE}
+    # Carried over in their state, so among the kept; nothing stops.
+    assert (plan.keep, plan.update, plan.stop) == (("VI_1", "VI_2"), ("VI_1", "VI_2"), ())
+
+
+def test_anything_else_changed_with_the_vips_restarts() -> None:
+    old, plans = running(inst("VI_1", 1))
+    new = inst("VI_1", 1, "  priority 120\n").replace("10.0.0.1\n", "10.0.0.9\n")
+    assert plan_reload(old, plans, False, config(new), frozenset()).restart == ("VI_1",)
+    # A VIP of the other family changes the socket: restarted.
+    six = inst("VI_1", 1).replace("10.0.0.1\n", "fe80::9\n")
+    assert plan_reload(old, plans, False, config(six), frozenset()).restart == ("VI_1",)
+    # In a sync group, nothing is updated in place either.
+    more = inst("VI_1", 1).replace("    10.0.0.1\n", "    10.0.0.1\n    10.0.0.9\n")
+    assert plan_reload(old, plans, True, config(more), frozenset()).restart == ("VI_1",)

@@ -87,7 +87,7 @@ def build_event(spec: dict[str, Any], params: InstanceParams) -> Event:
     if kind == "deleted":
         return model.VirtualDeleted(arg)
     if kind == "shutdown":
-        return model.Shutdown()
+        return model.Shutdown(**arg)
     if kind == "reload":
         return model.Reload()
     raise ValueError(f"unknown event {kind}")
