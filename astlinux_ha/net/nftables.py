@@ -33,6 +33,7 @@ from dataclasses import dataclass
 TABLE = "keepalived"
 # keepalived's default nftables_priority: just before the filter chains an admin writes.
 PRIORITY = -1
+NFT_TIMEOUT = 5.0
 _NFT_FALLBACKS = ("/usr/sbin/nft", "/sbin/nft")
 _LINK_LOCAL = ipaddress.IPv6Network("fe80::/10")
 _IFNAME = re.compile(r"[A-Za-z0-9_.@-]{1,15}")
@@ -138,7 +139,13 @@ async def run_nft(script: str, nft: str | None = None) -> str | None:
         proc = await asyncio.create_subprocess_exec(
             binary, "-f", "-", stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        _, err = await proc.communicate(script.encode())
+        try:
+            _, err = await asyncio.wait_for(proc.communicate(script.encode()), NFT_TIMEOUT)
+        except TimeoutError:
+            # A hung nft must not hold up the instance's VIP work queued behind it.
+            proc.kill()
+            await proc.wait()
+            return f"{binary} did not finish within {NFT_TIMEOUT:g} s"
     except OSError as exc:
         return f"cannot run {binary}: {exc.strerror or exc}"
     if proc.returncode != 0:

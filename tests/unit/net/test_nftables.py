@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from astlinux_ha.config import check_text
+from astlinux_ha.net import nftables
 from astlinux_ha.net.nftables import Drop, Firewall, ruleset, run_nft
 from astlinux_ha.preflight.host_checks import nft_problems
 from astlinux_ha.runtime import accept
@@ -186,6 +187,14 @@ def test_firewall_failure_is_logged_once_with_its_reason(tmp_path: Path, caplog)
     assert [r.getMessage() for r in caplog.records] == [
         f"(VI_1) cannot set the no_accept firewall rules: {nft} exited 1: Error: denied"
         " - the VIPs answer as with accept"]
+
+
+def test_a_hung_nft_is_killed(tmp_path: Path, monkeypatch) -> None:
+    nft = tmp_path / "nft"
+    nft.write_text("#!/bin/sh\nexec sleep 30\n")
+    nft.chmod(0o755)
+    monkeypatch.setattr(nftables, "NFT_TIMEOUT", 0.2)
+    assert asyncio.run(run_nft("", str(nft))) == f"{nft} did not finish within 0.2 s"
 
 
 def test_a_missing_nft_is_a_reason_not_an_exception() -> None:
