@@ -103,3 +103,31 @@ def test_a_sync_groups_track_moves_both_vips(lab, daemon, fails):
         _wait_both(lab, "master", 10)
     except Exception as exc:
         raise AssertionError([p.log_text() for p in procs]) from exc
+
+
+def weighted_conf() -> str:
+    text = conf(100, tracks=True).replace("    fall 1\n", "    fall 1\n    weight -20\n")
+    return text.replace("    track_interface {\n        eth1\n    }\n", "")
+
+
+@pytest.mark.parametrize("daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],
+                         ids=["ours", "keepalived"])
+def test_a_weighted_group_track_moves_every_members_priority(lab, daemon):
+    # A group's weighted track_script is every member's, weight and all (keepalived's
+    # sync_group_tracking_init): failing, it lowers both members' advertised priority.
+    box = lab.add_box("master", "10.10.50.62/24")
+    daemons.install_config(box, weighted_conf())
+    box.run(["touch", FLAG])
+    proc = daemons.start(box, daemon)
+    try:
+        for vip in VIPS:
+            lab.wait_for_holders(vip, ["master"], 10)
+    except Exception as exc:
+        raise AssertionError(proc.log_text()) from exc
+    box.run(["rm", "-f", FLAG])
+    time.sleep(2.0)
+    with lab.capture() as cap:
+        time.sleep(0.5)
+    prios = {(p.payload[1], p.payload[2]) for p in cap.packets()}  # VRID, priority
+    assert prios == {(50, 80), (51, 80)}, (prios, proc.log_text())
+    assert lab.holders(VIPS[0]) == ["master"] and lab.holders(VIPS[1]) == ["master"]
