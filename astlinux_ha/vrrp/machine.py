@@ -194,7 +194,7 @@ class _Run:
             case Reload():
                 self.reload()
             case SyncForce():
-                self.sync_force(event.role, event.cause)
+                self.sync_force(event.role, event.cause, event.quick)
             case SyncRelease():
                 self.set(faulted_by_group=False)
                 self.maybe_recover("sync group recovered")
@@ -546,7 +546,7 @@ class _Run:
         else:
             self.maybe_recover("reload")
 
-    def sync_force(self, role: Role, cause: str) -> None:
+    def sync_force(self, role: Role, cause: str, quick: bool = False) -> None:
         current = self.s.role
         if role is Role.FAULT:
             self.set(faulted_by_group=True)
@@ -556,7 +556,9 @@ class _Run:
             if current is Role.BACKUP:
                 self.enter_master(cause)
         elif current is Role.MASTER:
-            self.leave_master(Role.BACKUP, cause)
+            self.leave_master(Role.BACKUP, cause, quick=quick)
+            if quick:
+                self.set(retake=cause)
         else:
             self.set(wants_master=False)
 

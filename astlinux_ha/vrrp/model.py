@@ -229,10 +229,13 @@ class Reload:
 
 @dataclass(frozen=True, slots=True)
 class SyncForce:
-    """The sync group moves this member to ``role`` (sent by :mod:`.sync` only)."""
+    """The sync group moves this member to ``role`` (sent by :mod:`.sync` only). ``quick``:
+    to BACKUP because a member lost a VIP or route, so it comes back one skew time later
+    with the member that lost it (keepalived's set_vrrp_backup does so for the whole group)."""
 
     role: Role
     cause: str
+    quick: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,8 +93,11 @@ def group_step(
                 deliver(n, SyncForce(Role.MASTER, f"sync group {name}: {target} became MASTER"))
             new_role = Role.MASTER
         elif after is Role.BACKUP:
+            # A member that lost a VIP or route comes back at once: so do the others.
+            quick = states[target].retake is not None
             for n in others(target):
-                deliver(n, SyncForce(Role.BACKUP, f"sync group {name}: {target} in BACKUP"))
+                deliver(n, SyncForce(Role.BACKUP, f"sync group {name}: {target} in BACKUP",
+                                     quick=quick))
             new_role = Role.BACKUP
     if not any(faulty(n) or pending_tracks(members[n].params, states[n]) for n in members):
         for n in members:
