@@ -362,7 +362,8 @@ def _unicast_without_peers(rep: Reporter, inst: VrrpInstance) -> VrrpInstance:
 
 
 def _sync_groups(
-    rep: Reporter, groups: tuple[SyncGroup, ...], instances: dict[str, VrrpInstance]
+    rep: Reporter, groups: tuple[SyncGroup, ...], instances: dict[str, VrrpInstance],
+    scripts: dict[str, int],
 ) -> tuple[SyncGroup, ...]:
     """Resolve members as keepalived's vrrp_sync_set_group does; drop groups left empty."""
     out: list[SyncGroup] = []
@@ -413,8 +414,36 @@ def _sync_groups(
                 f"Sync group {name} has some member(s) as address owner and some not as"
                 " address owner. This won't work.",
             )
-        out.append(dataclasses.replace(group, members=tuple(members), member_where=tuple(wheres)))
+        group = dataclasses.replace(group, members=tuple(members), member_where=tuple(wheres))
+        out.append(_group_tracks(rep, group, scripts, any(
+            instances[m].priority == 255 for m in members)))
     return tuple(out)
+
+
+def _group_tracks(rep: Reporter, group: SyncGroup, scripts: dict[str, int],
+                  has_owner: bool) -> SyncGroup:
+    """A group's track_script of an unknown script is dropped, and with an address owner among
+    its members its tracked objects lose their weights (keepalived's sync_group_tracking_init;
+    the group's tracks are every member's)."""
+    refs = []
+    for ref in group.track_scripts:
+        if ref.name not in scripts:
+            rep.error(ref.where, f"({group.name}) track script {ref.name} not found, ignoring...")
+        elif has_owner and (scripts[ref.name] if ref.weight is None else ref.weight):
+            rep.warning(ref.where, f"({group.name}) Cannot have weighted track script"
+                        f" '{ref.name}' with member having priority 255 - clearing weight")
+            refs.append(dataclasses.replace(ref, weight=0))
+        else:
+            refs.append(ref)
+    interfaces = []
+    for ti in group.track_interfaces:
+        if has_owner and ti.weight:
+            rep.warning(ti.where, f"({group.name}) Cannot have weighted track interface"
+                        f" '{ti.name}' with member having priority 255 - clearing weight")
+            ti = dataclasses.replace(ti, weight=0)
+        interfaces.append(ti)
+    return dataclasses.replace(group, track_scripts=tuple(refs),
+                               track_interfaces=tuple(interfaces))
 
 
 def complete(config: Config) -> tuple[Config, tuple[Problem, ...]]:
@@ -466,7 +495,8 @@ def complete(config: Config) -> tuple[Config, tuple[Problem, ...]]:
         else:
             slots[slot] = inst
 
-    groups = _sync_groups(rep, config.sync_groups, {i.name: i for i in instances})
+    groups = _sync_groups(rep, config.sync_groups, {i.name: i for i in instances},
+                          {s.name: s.weight for s in scripts})
     weights = {s.name: s.weight for s in scripts}
     unweighted = {m for g in groups if not g.sync_group_tracking_weight for m in g.members}
     instances = [_fixed_priority(rep, inst, inst.name in unweighted, weights) for inst in instances]

@@ -24,7 +24,6 @@ from astlinux_ha.vrrp import model as core
 from astlinux_ha.vrrp.ah import IPPROTO_AH
 from astlinux_ha.vrrp.packet import AuthType
 from astlinux_ha.vrrp.receive import Peer, ReceiveParams
-from astlinux_ha.vrrp.timing import OWNER_PRIORITY
 from astlinux_ha.vrrp.tracking import TrackKey, TrackKind, TrackSpec
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -175,23 +174,19 @@ def _group_specs(config: cfg.Config, group: cfg.SyncGroup, usable_scripts: froze
                  have: set[TrackKey]) -> list[TrackSpec]:
     """A sync group's track_interface / track_script entries, as each member tracks them.
 
-    keepalived (sync_group_tracking_init) adds the group's tracked objects to every member:
-    one down puts that member in FAULT, and the group rules take the others with it. Their
-    weights apply unless a member is an address owner, whose priority cannot float (the
-    weights are cleared then). What the member tracks itself already is left as it is.
+    keepalived (sync_group_tracking_init) adds the group's tracked objects to every member,
+    weights and all (the config checks clear them when a member is an address owner): one
+    down puts that member in FAULT, and the group rules take the others with it. What the
+    member tracks itself already is left as it is.
     """
-    by_name = {i.name: i for i in config.instances}
-    owner = any(by_name[m].priority == OWNER_PRIORITY for m in group.members
-                if m in by_name)
     specs = [TrackSpec(TrackKind.INTERFACE, ti.name, ti.weight, ti.reverse)
              for ti in group.track_interfaces]
     specs += _script_specs(config, group.track_scripts, usable_scripts)
     out = []
     for spec in specs:
-        if spec.key in have:
-            continue
-        have.add(spec.key)
-        out.append(replace(spec, weight=0) if owner and spec.weight else spec)
+        if spec.key not in have:
+            have.add(spec.key)
+            out.append(spec)
     return out
 
 

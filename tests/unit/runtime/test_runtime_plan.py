@@ -270,8 +270,16 @@ def test_a_sync_groups_tracks_become_each_members() -> None:
 
 
 def test_a_sync_group_with_an_address_owner_clears_the_group_weights() -> None:
-    config = check_text(GROUP_TRACKS.replace("PRIO", "255")).config
+    # The checks clear them, and say so, as keepalived; an unknown script is dropped.
+    result = check_text(GROUP_TRACKS.replace("PRIO", "255"))
+    config = result.config
     assert config is not None
+    said = [p.render() for p in result.problems]
+    assert "<string>:16: (G1) track script chk_not_defined not found, ignoring..." in said
+    assert ("<string>:15: (G1) Cannot have weighted track script 'chk' with member having"
+            " priority 255 - clearing weight (warning)") in said
+    assert ("<string>:12: (G1) Cannot have weighted track interface 'eth0' with member having"
+            " priority 255 - clearing weight (warning)") in said
     two = config.instance("VI_2")
     assert [(t.name, t.weight) for t in P.track_specs(config, two, frozenset({"chk"}))] == [
         ("eth2", 0), ("eth1", 0), ("eth0", 0), ("chk", 0)]
