@@ -137,3 +137,47 @@ def test_a_no_track_vip_leaves_its_link_untracked(lab, daemon):
     time.sleep(1.0)  # ten advert intervals
     assert lab.holders(VIP) == ["master"], mproc.log_text()
     assert "FAULT" not in mproc.log_text(), mproc.log_text()
+
+
+GROUP_CONF = """global_defs {
+   router_id ASTLINUX
+}
+vrrp_sync_group G1 {
+    group {
+        VI_1
+        VI_2
+    }
+}
+""" + "".join(f"""vrrp_instance VI_{n} {{
+    state MASTER
+    interface eth0
+    virtual_router_id {49 + n}
+    priority 100
+    advert_int 1
+    virtual_ipaddress {{
+        {vip}/32 dev eth0
+    }}
+}}
+""" for n, vip in ((1, VIP), (2, "10.10.50.246")))
+
+
+@DAEMONS
+def test_vip_deleted_in_a_sync_group_brings_the_group_back(lab, daemon):
+    box = lab.add_box("master", "10.10.50.62/24")
+    daemons.install_config(box, GROUP_CONF)
+    proc = daemons.start(box, daemon)
+    assert wait_until(lambda: box.holds(VIP) and box.holds("10.10.50.246"), 10), (
+        proc.log_text())
+    time.sleep(1.0)
+    before = proc.log_text().count("(VI_2) Entering MASTER STATE")
+    start = time.monotonic()
+    box.run(["ip", "addr", "del", f"{VIP}/32", "dev", "eth0"])
+    # The other member steps down with it and is back as quickly (keepalived's
+    # set_vrrp_backup moves the whole group).
+    assert wait_until(lambda: proc.log_text().count("(VI_2) Entering MASTER STATE") > before
+                      and box.holds(VIP) and box.holds("10.10.50.246"), 5), proc.log_text()
+    took = time.monotonic() - start
+    assert "(VI_2) Entering BACKUP STATE" in proc.log_text(), proc.log_text()
+    print(f"{daemon.value}: the group back after {took:.2f} s")
+    # One skew time (0.61 s at priority 100), not a master-down interval (3.6 s).
+    assert took < 1.5, proc.log_text()
