@@ -466,10 +466,15 @@ class InstanceRunner:
             self.holding = False  # our own deletions below are not losses
 
             async def swap() -> None:
-                failures = await addresses.remove_routes(gone_routes)
-                failures += await addresses.remove_vips(gone)
-                failures += await addresses.add_vips(added)
-                failures += await addresses.add_routes(new_routes)
+                failures = []
+                if gone_routes:
+                    failures += await addresses.remove_routes(gone_routes)
+                if gone:
+                    failures += await addresses.remove_vips(gone)
+                if added:
+                    failures += await addresses.add_vips(added)
+                if new_routes:
+                    failures += await addresses.add_routes(new_routes)
                 self.holding = self.state.role is core.Role.MASTER
                 for f in failures:
                     self.shared.log.error("(%s) cannot update %s: %s", self.name, f.item,
