@@ -219,6 +219,19 @@ def ignored_settings(config: Config) -> tuple[Problem, ...]:
                         f"{vip.address} is added without it",
                     )
                 )
+        for field, keyword, global_keyword in (
+            ("interval", "garp_interval", "vrrp_garp_interval"),
+            ("na_interval", "gna_interval", "vrrp_gna_interval"),
+        ):
+            # One announcer paces every instance's messages, at the global interval.
+            if getattr(inst.garp, field) != getattr(config.global_defs.garp, field):
+                out.append(
+                    _not_supported(
+                        inst.where,
+                        f"({inst.name}) {keyword} on an instance",
+                        f"the global {global_keyword} paces every instance",
+                    )
+                )
         for route in inst.virtual_routes:
             if route.protocol is not None:
                 out.append(
