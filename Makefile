@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.deps-stamp
-# Debian packages the lab, the interop tests and the service tests use.
-APT_PKGS := keepalived iproute2 tcpdump iputils-ping busybox dash shellcheck procps kmod nftables util-linux
+# Debian packages the lab, the interop tests (keepalived and FRR as reference peers) and the
+# service tests use.
+APT_PKGS := keepalived frr iproute2 tcpdump iputils-ping busybox dash shellcheck procps kmod nftables util-linux
 
 .PHONY: deps test test-unit test-floor lint demo bench bench-long clean wheels install uninstall \
 	astlinux-tarball

@@ -22,11 +22,21 @@ from astlinux_ha.config import model as cfg
 from astlinux_ha.instance import InstanceRunner, Shared
 from astlinux_ha.memory import settle_heap, tidy_after_change
 from astlinux_ha.net import AddressEvent, LinkEvent, Received
+from astlinux_ha.net.links import RouteEvent
 from astlinux_ha.options import Options, load_for_run
 from astlinux_ha.preflight.script_security import check_scripts
 from astlinux_ha.runtime import plan as P
 from astlinux_ha.runtime import records
-from astlinux_ha.runtime.demux import Demux, address_event, link_event, track_event, tracking
+from astlinux_ha.runtime.demux import (
+    Demux,
+    Owned,
+    address_event,
+    link_event,
+    route_owners,
+    track_event,
+    tracking,
+    vip_owners,
+)
 from astlinux_ha.runtime.plan import HostFacts, ScriptPlan
 from astlinux_ha.runtime.ports import Edges
 from astlinux_ha.runtime.reload import plan_reload
@@ -145,10 +155,13 @@ class Supervisor:
         self.clock = e.clock()
         self.netlink = e.netlink()
         g = self.runtime.config.global_defs
+        self.firewall = e.firewall(self.log) if e.firewall is not None else None
+        self.vmacs = e.vmacs(self.netlink) if e.vmacs is not None else None
         self.shared = Shared(addresses=e.addresses(self.netlink),
                              announcer=e.announcer(g.garp.interval, g.garp.na_interval),
                              log=self.log, on_transition=self._on_transition,
-                             on_change=self._status_changed, conflicts=e.conflicts)
+                             on_change=self._status_changed, conflicts=e.conflicts,
+                             firewall=self.firewall)
         self.pool = e.sockets(self._on_packet)
         self.watcher = e.links(self._on_link)
         # Links first: an instance's Start reads its interface's state from the watcher, and an
@@ -162,6 +175,8 @@ class Supervisor:
             self.netlink.close()
             self.log.info("Stopped VRRP")
             return
+        if self.firewall is not None:
+            await self.firewall.clean()  # a crashed run's no_accept rules
         await self._start_runtime(self.runtime, keep={})
         self._write_status()
         settle_heap()
@@ -176,6 +191,8 @@ class Supervisor:
                     self._reloading.cancel()
                 await asyncio.gather(self._reloading, return_exceptions=True)
             await self._stop_runtime(self.runtime, shutdown=True)
+            if self.firewall is not None:
+                await self.firewall.close()
             await self.watcher.close()
             self.pool.close()
             self.netlink.close()
@@ -297,19 +314,60 @@ class Supervisor:
                             scripts: ScriptPlan, fifos: list[Any]) -> InstanceRunner | None:
         plan = P.plan(config, inst, scripts.usable)
         source = await self._source_for(inst, plan)
+        if plan.vmac is not None and not await self._open_vmac(inst.name, plan.vmac, source):
+            return None
         key = P.socket_key(inst, source)
         recv = P.receive_params(config, plan)
         try:
             sock = self.pool.acquire(key, None if inst.unicast_peers else recv.group)
         except OSError as exc:
             self.log.error("(%s) cannot open VRRP socket on %s: %s - instance disabled",
-                           inst.name, inst.interface, exc.strerror or exc)
+                           inst.name, key.ifname, exc.strerror or exc)
+            if plan.vmac is not None and self.vmacs is not None:
+                await self.vmacs.remove(plan.vmac)
             return None
+        sender = None
+        if (via := P.vmac_sender(inst)) is not None and self.vmacs is not None:
+            try:
+                sender = self.vmacs.sender(via, key, recv.group)
+            except OSError as exc:
+                self.log.warning("(%s) cannot send from %s: %s - adverts leave from %s",
+                                 inst.name, via, exc.strerror or exc, key.ifname)
         notifier = self.edges.notifier("INSTANCE", inst.name,
                                        scripts.notify_scripts(inst.notifies), fifos=fifos,
                                        umask=self._umask)
         return InstanceRunner(plan, P.core_params(config, plan, source), recv, sock, key,
-                              notifier, self.shared)
+                              notifier, self.shared, sender=sender)
+
+    async def _open_vmac(self, name: str, spec: Any, source: Any) -> bool:
+        """use_vmac: the instance's macvlan made (a leftover replaced); False when it could
+        not be, and the instance cannot run as configured."""
+        if self.vmacs is None:
+            self.log.error("(%s) use_vmac: cannot create VMAC interfaces here - instance "
+                           "disabled", name)
+            return False
+        result = await self.vmacs.create(spec, source)
+        for problem in result.problems:
+            self.log.warning("(%s) VMAC %s: %s", name, spec.ifname, problem)
+        if not result.created:
+            self.log.error("(%s) Unable to create VMAC interface %s - instance disabled",
+                           name, spec.ifname)
+            return False
+        self.log.info("(%s) Success creating VMAC interface %s", name, spec.ifname)
+        return True
+
+    async def _close_vmac(self, runner: InstanceRunner) -> None:
+        """The stopped instance's macvlan goes, as keepalived removes it."""
+        spec = runner.plan.vmac
+        if spec is None or self.vmacs is None:
+            return
+        if runner.sender is not None:
+            runner.sender.close()
+            runner.sender = None
+        problems = await self.vmacs.remove(spec)
+        for problem in problems:
+            self.log.warning("(%s) VMAC %s: %s", runner.name, spec.ifname, problem)
+        self.log.info("(%s) Success removing VMAC interface %s", runner.name, spec.ifname)
 
     async def _source_for(self, inst: cfg.VrrpInstance, plan: P.InstancePlan) -> Any:
         configured = P.configured_source(inst)
@@ -361,18 +419,32 @@ class Supervisor:
         for target in tracking({n: r.params.tracks for n, r in runners.items()}, kind, name):
             runners[target].deliver(event)
 
-    def _on_link(self, event: LinkEvent | AddressEvent) -> None:
+    def _on_link(self, event: LinkEvent | AddressEvent | RouteEvent) -> None:
         self._tidy_ticks = TIDY_TICKS
+        if isinstance(event, RouteEvent):
+            self._on_lost(route_owners(self._plans(), event))
+            return
         if isinstance(event, AddressEvent):
             # On whichever interface: keepalived sends from an mcast_src_ip / unicast_src_ip
             # that lives on another interface of the box (eth1's address for an eth0 one).
             self._deliver(TrackKind.ADDRESS, str(event.address),
                           address_event(event.address, event.added))
+            if not event.added:
+                self._on_lost(vip_owners(self._plans(), event.ifname, event.address))
             return
         if self.demux.ifindex_changed(event.ifname, event.ifindex, event.exists):
             for key in self.pool.reopen_interface(event.ifname):
                 self.log.error("cannot reopen VRRP socket %s", key)
         self._deliver(TrackKind.INTERFACE, event.ifname, link_event(event.ifname, event.up))
+
+    def _plans(self) -> dict[str, P.InstancePlan]:
+        return {n: r.plan for n, r in self.runtime.runners.items()}
+
+    def _on_lost(self, owners: Iterable[Owned]) -> None:
+        """A VIP or route of ours deleted from the box: each owner judges whether it was
+        holding it (the daemon's own removals are not losses)."""
+        for owned in owners:
+            self.runtime.runners[owned.name].lost(owned)
 
     def _on_track(self, status: TrackStatus) -> None:
         self._deliver(TrackKind.SCRIPT, status.name, track_event(status.name, status.up))
@@ -419,6 +491,7 @@ class Supervisor:
         await asyncio.gather(*(r.notifier.close() for r in runners), return_exceptions=True)
         for runner in runners:
             self.pool.release(runner.key)
+            await self._close_vmac(runner)
         if only is None:
             for group in rt.groups.values():
                 await group.notifier.close()

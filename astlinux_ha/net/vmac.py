@@ -6,16 +6,16 @@ macvlan ``vrrp.VRID`` (or the configured name) on the instance's interface, mode
 arp_ignore=1, accept_local=1, rp_filter=0, promote_secondaries=1; on the base arp_ignore=1 and
 arp_filter=1, so only the macvlan answers ARP for the VIPs, with the virtual MAC. An IPv4
 instance's macvlan has IPv6 off; an IPv6 one generates no link-local address of its own.
-Adverts leave from the macvlan (the virtual MAC as Ethernet source), or from the base with
-``vmac_xmit_base``; GARPs and NAs from the macvlan.
+Adverts are sent and received on the macvlan (a peer's advert from the virtual MAC reaches
+only the local macvlan holding that MAC), or sent from the base with ``vmac_xmit_base``;
+GARPs and NAs leave from the macvlan. An IPv6 macvlan gets the base's link-local address
+(nodad), which adverts leave from, as keepalived adds it.
 
-Where we differ: adverts are *received* on the base interface, and the macvlan joins no VRRP
-group, so a backup never sends an IGMP/MLD report from the virtual MAC (keepalived joins on
-the macvlan and drops those reports with an nftables rule); IPv6 adverts are sent from the
-base's link-local without copying it onto the macvlan (IPV6_FREEBIND), so a backup never
-answers neighbour solicitations from the virtual MAC (keepalived issue #2329). And the base
-gets arp_announce=2: an ARP request the master makes for a client then says the base's own
-address, not a VIP, so the client's entry for the VIP keeps the virtual MAC.
+Where we differ: the base also gets arp_announce=2, so an ARP request the master makes for a
+client names the base's own address, not a VIP, and the client's entry for the VIP keeps the
+virtual MAC (keepalived's says "tell VIP" from the base's MAC, and the client moves the VIP
+to that MAC until the next GARP). Unicast instances are received on the base, where their
+peers address them, and send from the macvlan.
 
 Created inside the running loop (after daemonizing), removed at stop; one a crashed run left
 behind is deleted and made anew at start. Nothing raises into the loop: calls return what
@@ -52,6 +52,8 @@ IPV6_FREEBIND = 78
 IN6_ADDR_GEN_MODE_NONE = 1
 IPPROTO_AH = 51
 ENODEV = 19
+EEXIST = 17
+IFA_F_NODAD = 0x02
 # The vmac's own settings, and the base's while some vmac sits on it (see the docstring).
 VMAC_SYSCTLS = {"arp_ignore": "1", "accept_local": "1", "rp_filter": "0",
                 "promote_secondaries": "1"}
@@ -118,8 +120,9 @@ class VmacManager:
     # base interface -> (its sysctls before our first vmac on it, our vmacs on it)
     _saved: dict[str, tuple[dict[str, str | None], set[str]]] = field(default_factory=dict)
 
-    async def create(self, spec: VmacSpec) -> VmacResult:
-        """Make ``spec``'s macvlan and bring it up.
+    async def create(self, spec: VmacSpec, source: IPAddress | None = None) -> VmacResult:
+        """Make ``spec``'s macvlan and bring it up; an IPv6 one gets ``source`` (the
+        instance's link-local advert source) so adverts can leave from it.
 
         An interface of that name which is a macvlan is a leftover (a crashed run, or
         keepalived's): it is deleted and made anew, so its MAC and base are ours. Any other
@@ -149,6 +152,14 @@ class VmacManager:
             await nl.request("link", "set", index=index, state="up")
         except NetlinkError as exc:
             problems.append(f"cannot bring {spec.ifname} up: {describe_error(exc)}")
+        if spec.family == 6 and isinstance(source, ipaddress.IPv6Address) and (
+                source.is_link_local):
+            try:
+                await nl.request("addr", "add", index=index, address=str(source), prefixlen=64,
+                                 flags=IFA_F_NODAD, ok=(EEXIST,))
+            except NetlinkError as exc:
+                problems.append(f"cannot add {source} to {spec.ifname}: "
+                                f"{describe_error(exc)}")
         return VmacResult(True, tuple(problems))
 
     async def remove(self, spec: VmacSpec) -> list[str]:
@@ -203,10 +214,11 @@ class VmacManager:
         return [p for name, value in saved.items() if value is not None
                 if (p := _write(_sysctl_path(4, spec.base, name), value)) is not None]
 
-    def sender(self, spec: VmacSpec, key: SocketKey, group: IPAddress | None) -> VrrpSocket:
-        """A send-only VRRP socket on the macvlan (OSError passes), for adverts that carry
-        the virtual MAC; the instance keeps receiving on the base's socket."""
-        return open_sender(spec.ifname, key, group)
+    def sender(self, ifname: str, key: SocketKey, group: IPAddress | None) -> VrrpSocket:
+        """A send-only VRRP socket on ``ifname`` (OSError passes), for adverts that leave
+        from another interface than the one the instance receives on (see plan's
+        vmac_sender)."""
+        return open_sender(ifname, key, group)
 
 
 def open_sender(ifname: str, key: SocketKey, group: IPAddress | None) -> VrrpSocket:
@@ -239,7 +251,7 @@ def open_sender(ifname: str, key: SocketKey, group: IPAddress | None) -> VrrpSoc
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, VRRP_TTL)
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
-            # The base's link-local is not on the macvlan (see the module docstring).
+            # Sending from the macvlan, the source (the base's link-local) may not be on it.
             sock.setsockopt(socket.IPPROTO_IPV6, IPV6_FREEBIND, 1)
     except BaseException:
         sock.close()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from astlinux_ha.config import model as cfg
 from astlinux_ha.net import KernelRoute, SocketKey, Vip, scope_id
+from astlinux_ha.net.vmac import VmacSpec, virtual_mac
 from astlinux_ha.net.vrrp_socket import Mode
 from astlinux_ha.preflight import ScriptReport
 from astlinux_ha.problems import Location
@@ -61,11 +62,30 @@ def excluded_vips(inst: cfg.VrrpInstance) -> tuple[Vip, ...]:
     return tuple(_vip(inst, v) for v in inst.virtual_ipaddresses_excluded)
 
 
+def vmac(inst: cfg.VrrpInstance) -> VmacSpec | None:
+    """use_vmac: the macvlan the instance's VIPs live on (keepalived names it vrrp.VRID),
+    with the RFC's virtual MAC for the instance's family; None without use_vmac or without an
+    interface to put it on."""
+    if inst.use_vmac is None or not inst.interface:
+        return None
+    vrid = inst.virtual_router_id or 0
+    family = family_of(inst)
+    return VmacSpec(ifname=inst.use_vmac or f"vrrp.{vrid}", base=inst.interface,
+                    mac=virtual_mac(vrid, family), family=family,
+                    xmit_base=inst.vmac_xmit_base)
+
+
 def _vip(inst: cfg.VrrpInstance, v: cfg.VirtualAddress) -> Vip:
+    ifname = v.device or inst.interface or ""
+    spec = vmac(inst)
+    if spec is not None and ifname == spec.base:
+        # On the macvlan, as keepalived puts them (`dev eth0` too, its label kept as
+        # written): it answers ARP/ND with the virtual MAC.
+        ifname = spec.ifname
     return Vip(
         address=v.address,
         prefixlen=v.prefixlen,
-        ifname=v.device or inst.interface or "",
+        ifname=ifname,
         broadcast=v.broadcast,
         scope=scope_id(v.scope) if v.scope is not None else 0,
         label=v.label,
@@ -104,10 +124,29 @@ def socket_key(inst: cfg.VrrpInstance, source: IPAddress) -> SocketKey:
     """Which shared socket the instance sends and receives on (IP protocol 51 for AH)."""
     family = 2 if family_of(inst) == 4 else 10  # AF_INET / AF_INET6
     mode = Mode.UNICAST if inst.unicast_peers else Mode.MULTICAST
+    ifname = inst.interface or ""
+    spec = vmac(inst)
+    if spec is not None and mode is Mode.MULTICAST:
+        # A peer's advert from the virtual MAC reaches only the macvlan holding that MAC
+        # (the kernel hands a multicast frame whose source is a local macvlan's MAC to that
+        # macvlan alone), so use_vmac listens there, as keepalived does.
+        ifname = spec.ifname
     auth = inst.authentication
     if family == 2 and auth is not None and auth.auth_type is AuthType.AH:
-        return SocketKey(inst.interface or "", family, mode, source, IPPROTO_AH)
-    return SocketKey(inst.interface or "", family, mode, source)
+        return SocketKey(ifname, family, mode, source, IPPROTO_AH)
+    return SocketKey(ifname, family, mode, source)
+
+
+def vmac_sender(inst: cfg.VrrpInstance) -> str | None:
+    """use_vmac: the interface adverts leave from when it is not the receiving socket's
+    (multicast with vmac_xmit_base: the base; unicast, which is received on the base as
+    peers address it there: the macvlan, for the virtual MAC); None otherwise."""
+    spec = vmac(inst)
+    if spec is None:
+        return None
+    if inst.unicast_peers:
+        return None if spec.xmit_base else spec.ifname
+    return spec.base if spec.xmit_base else None
 
 
 def mcast_group(config: cfg.Config, inst: cfg.VrrpInstance) -> IPAddress:
@@ -119,8 +158,8 @@ def mcast_group(config: cfg.Config, inst: cfg.VrrpInstance) -> IPAddress:
 def track_specs(config: cfg.Config, inst: cfg.VrrpInstance,
                 usable_scripts: frozenset[str]) -> tuple[TrackSpec, ...]:
     """Everything the instance tracks: its own interface (unless dont_track_primary), its
-    configured source address, each track_interface, and each track_script whose script
-    passed the security check.
+    configured source address, each track_interface, the links of its VIPs elsewhere (unless
+    no_track), and each track_script whose script passed the security check.
 
     A track_script refused by the security check is left out entirely, as keepalived
     removes it from every track list: the instance does not go to FAULT for it.
@@ -144,11 +183,28 @@ def track_specs(config: cfg.Config, inst: cfg.VrrpInstance,
             specs[0] = TrackSpec(TrackKind.INTERFACE, ti.name, ti.weight, ti.reverse)
         else:
             specs.append(TrackSpec(TrackKind.INTERFACE, ti.name, ti.weight, ti.reverse))
+    specs += _vip_link_specs(inst, {s.key for s in specs})
     specs += _script_specs(config, inst.track_scripts, usable_scripts)
     group = sync_group_of(config, inst.name)
     if group is not None:
         specs += _group_specs(config, group, usable_scripts, {s.key for s in specs})
     return tuple(specs)
+
+
+def _vip_link_specs(inst: cfg.VrrpInstance, have: set[TrackKey]) -> list[TrackSpec]:
+    """keepalived tracks the link of every VIP that lives elsewhere (``dev eth1`` in an eth0
+    instance): with it down that address cannot be held, so the instance goes to FAULT and
+    all its VIPs move. ``no_track`` opts out; a track_interface of that link keeps its weight.
+    (Without an interface of its own the VIPs' links are the instance's: see track_specs.)"""
+    if inst.interface is None:
+        return []
+    out = []
+    for v in (*inst.virtual_ipaddresses, *inst.virtual_ipaddresses_excluded):
+        key = (TrackKind.INTERFACE, v.device or "")
+        if v.device and v.device != inst.interface and not v.no_track and key not in have:
+            have.add(key)
+            out.append(TrackSpec(TrackKind.INTERFACE, v.device))
+    return out
 
 
 def _script_specs(config: cfg.Config, refs: Iterable[cfg.TrackScriptRef],
@@ -210,6 +266,7 @@ class InstancePlan:
     routes: tuple[KernelRoute, ...]
     tracks: tuple[TrackSpec, ...]
     family: int
+    vmac: VmacSpec | None = None  # use_vmac's macvlan
 
 
 def plan(config: cfg.Config, inst: cfg.VrrpInstance,
@@ -222,6 +279,7 @@ def plan(config: cfg.Config, inst: cfg.VrrpInstance,
         routes=routes(inst),
         tracks=track_specs(config, inst, usable_scripts),
         family=family_of(inst),
+        vmac=vmac(inst),
     )
 
 

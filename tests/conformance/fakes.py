@@ -365,7 +365,7 @@ class FakeVmacs:
     def __init__(self, ch: Channels) -> None:
         self.ch = ch
 
-    async def create(self, spec: Any) -> Any:
+    async def create(self, spec: Any, source: Any = None) -> Any:
         from astlinux_ha.net.vmac import VmacResult
 
         self.ch.add("netlink", f"add link {spec.ifname} link {spec.base} type macvlan mode "
@@ -376,8 +376,8 @@ class FakeVmacs:
         self.ch.add("netlink", f"del link {spec.ifname}")
         return []
 
-    def sender(self, spec: Any, key: SocketKey, group: Any) -> FakeVmacSender:
-        return FakeVmacSender(self.ch, key, spec.ifname)
+    def sender(self, ifname: str, key: SocketKey, group: Any) -> FakeVmacSender:
+        return FakeVmacSender(self.ch, key, ifname)
 
 
 class FakeVmacSender(FakeSocket):
