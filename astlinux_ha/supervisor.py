@@ -296,10 +296,10 @@ class Supervisor:
                   for name, runner in rt.runners.items() if name not in keep}
         group_of = {n: g for g in rt.groups.values() for n in g.members}
         for name, start in starts.items():
-            group = group_of.pop(name, None)
-            if group is not None and all(n in starts for n in group.members):
-                group.announce_start({n: starts[n] for n in group.members})
-                for n in group.members:
+            owner = group_of.pop(name, None)
+            if owner is not None and all(n in starts for n in owner.members):
+                owner.announce_start({n: starts[n] for n in owner.members})
+                for n in owner.members:
                     group_of.pop(n, None)
             rt.runners[name].deliver(start)
         for track in rt.tracks.values():
