@@ -114,3 +114,20 @@ def test_ipv6_vips_do_not_answer_and_neighbour_discovery_still_works(lab, daemon
     assert not answers(client, "fe80::244%eth0")
     table = master.run(["nft", "list", "table", "ip6", "keepalived"], check=False).stdout
     assert "fd00::244" in table and "fe80::244" in table
+
+
+def test_a_crashed_run_s_table_is_removed_at_start(lab):
+    """A table a killed daemon left behind (ours or keepalived's: same name) would keep the
+    VIP dark under a config without no_accept: ours deletes it at start. (keepalived 2.2.7
+    deletes it only when it first sets a rule of its own, so it is not compared here.)"""
+    master, backup, client = lab.add_seed_boxes()
+    master.run(["nft", "-f", "-"], input=(
+        "table ip keepalived {\n set vips { type ipv4_addr; elements = { 10.10.50.244 } }\n"
+        " chain in { type filter hook input priority -1; policy accept; ip daddr @vips drop; }\n"
+        "}\n"))
+    assert VIP in dropped(master)
+    daemons.install_config(master, conf("master", "accept"))
+    assert daemons.wait_ready(daemons.start(master, Daemon.ASTLINUX_HA), 15)
+    lab.wait_for_holders(VIP, ["master"], 10)
+    assert dropped(master) == ""
+    assert answers(client, VIP)
