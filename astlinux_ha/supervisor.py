@@ -314,7 +314,7 @@ class Supervisor:
                             scripts: ScriptPlan, fifos: list[Any]) -> InstanceRunner | None:
         plan = P.plan(config, inst, scripts.usable)
         source = await self._source_for(inst, plan)
-        if plan.vmac is not None and not await self._open_vmac(inst.name, plan.vmac, source):
+        if plan.vmac is not None and not await self._open_vmac(inst.name, plan.vmac):
             return None
         key = P.socket_key(inst, source)
         recv = P.receive_params(config, plan)
@@ -339,14 +339,14 @@ class Supervisor:
         return InstanceRunner(plan, P.core_params(config, plan, source), recv, sock, key,
                               notifier, self.shared, sender=sender)
 
-    async def _open_vmac(self, name: str, spec: Any, source: Any) -> bool:
+    async def _open_vmac(self, name: str, spec: Any) -> bool:
         """use_vmac: the instance's macvlan made (a leftover replaced); False when it could
         not be, and the instance cannot run as configured."""
         if self.vmacs is None:
             self.log.error("(%s) use_vmac: cannot create VMAC interfaces here - instance "
                            "disabled", name)
             return False
-        result = await self.vmacs.create(spec, source)
+        result = await self.vmacs.create(spec)
         for problem in result.problems:
             self.log.warning("(%s) VMAC %s: %s", name, spec.ifname, problem)
         if not result.created:

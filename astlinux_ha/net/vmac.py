@@ -1,21 +1,30 @@
 """use_vmac: the instance's VIPs on a macvlan carrying the RFC's virtual MAC.
 
 What keepalived 2.2.7 builds (seen in the lab, and its vrrp_vmac.c / vrrp_if_config.c): a
-macvlan ``vrrp.VRID`` (or the configured name) on the instance's interface, mode private, MAC
+macvlan ``vrrp.VRID`` (or the configured name) on the instance's interface, MAC
 00:00:5e:00:01:VRID (IPv6: 00:00:5e:00:02:VRID), up from start to stop, in backup too. On it
 arp_ignore=1, accept_local=1, rp_filter=0, promote_secondaries=1; on the base arp_ignore=1 and
 arp_filter=1, so only the macvlan answers ARP for the VIPs, with the virtual MAC. An IPv4
 instance's macvlan has IPv6 off; an IPv6 one generates no link-local address of its own.
-Adverts are sent and received on the macvlan (a peer's advert from the virtual MAC reaches
-only the local macvlan holding that MAC), or sent from the base with ``vmac_xmit_base``;
-GARPs and NAs leave from the macvlan. An IPv6 macvlan gets the base's link-local address
-(nodad), which adverts leave from, as keepalived adds it.
+Adverts leave from the macvlan (the virtual MAC as their Ethernet source), or from the base
+with ``vmac_xmit_base``; GARPs and NAs leave from the macvlan.
 
-Where we differ: the base also gets arp_announce=2, so an ARP request the master makes for a
-client names the base's own address, not a VIP, and the client's entry for the VIP keeps the
-virtual MAC (keepalived's says "tell VIP" from the base's MAC, and the client moves the VIP
-to that MAC until the next GARP). Unicast instances are received on the base, where their
-peers address them, and send from the macvlan.
+Where we differ, each on purpose:
+
+* mode bridge (keepalived: private), as FRR's docs make theirs. A private macvlan takes every
+  multicast frame whose source is its own MAC - the peers' adverts, all from the virtual MAC -
+  away from the base, so keepalived has to listen on the macvlan, join the VRRP group there,
+  and a backup then sends IGMP/MLD reports from the virtual MAC (keepalived drops IGMP ones
+  with an nftables rule), which moves the switch's entry for that MAC to the backup until the
+  master's next advert. A bridge macvlan leaves those frames to the base: we listen there, as
+  without use_vmac, and the macvlan joins no group. The send socket joins none either; IPv6
+  adverts leave from the base's link-local without a copy of it on the macvlan
+  (IPV6_FREEBIND), so a backup never answers for it from the virtual MAC (keepalived #2329).
+* the base also gets arp_announce=2: an ARP request the master makes for a client then names
+  the base's own address, not a VIP, and the client's entry for the VIP keeps the virtual MAC
+  (keepalived's says "tell VIP" from the base's MAC: the client moves the VIP there until the
+  next GARP, measured in the lab). The base's settings are put back with our last macvlan on
+  it (keepalived 2.2.7 leaves arp_ignore=1 / arp_filter=1 behind).
 
 Created inside the running loop (after daemonizing), removed at stop; one a crashed run left
 behind is deleted and made anew at start. Nothing raises into the loop: calls return what
@@ -52,8 +61,6 @@ IPV6_FREEBIND = 78
 IN6_ADDR_GEN_MODE_NONE = 1
 IPPROTO_AH = 51
 ENODEV = 19
-EEXIST = 17
-IFA_F_NODAD = 0x02
 # The vmac's own settings, and the base's while some vmac sits on it (see the docstring).
 VMAC_SYSCTLS = {"arp_ignore": "1", "accept_local": "1", "rp_filter": "0",
                 "promote_secondaries": "1"}
@@ -120,9 +127,8 @@ class VmacManager:
     # base interface -> (its sysctls before our first vmac on it, our vmacs on it)
     _saved: dict[str, tuple[dict[str, str | None], set[str]]] = field(default_factory=dict)
 
-    async def create(self, spec: VmacSpec, source: IPAddress | None = None) -> VmacResult:
-        """Make ``spec``'s macvlan and bring it up; an IPv6 one gets ``source`` (the
-        instance's link-local advert source) so adverts can leave from it.
+    async def create(self, spec: VmacSpec) -> VmacResult:
+        """Make ``spec``'s macvlan and bring it up.
 
         An interface of that name which is a macvlan is a leftover (a crashed run, or
         keepalived's): it is deleted and made anew, so its MAC and base are ours. Any other
@@ -141,7 +147,7 @@ class VmacManager:
             await nl.request("link", "del", index=old, ok=(ENODEV,))
         try:
             await nl.request("link", "add", ifname=spec.ifname, kind="macvlan", link=base,
-                             macvlan_mode="private", address=spec.mac)
+                             macvlan_mode="bridge", address=spec.mac)
         except NetlinkError as exc:
             return VmacResult(False, (f"cannot create {spec.ifname}: {describe_error(exc)}",))
         index = await nl.ifindex(spec.ifname)
@@ -152,14 +158,6 @@ class VmacManager:
             await nl.request("link", "set", index=index, state="up")
         except NetlinkError as exc:
             problems.append(f"cannot bring {spec.ifname} up: {describe_error(exc)}")
-        if spec.family == 6 and isinstance(source, ipaddress.IPv6Address) and (
-                source.is_link_local):
-            try:
-                await nl.request("addr", "add", index=index, address=str(source), prefixlen=64,
-                                 flags=IFA_F_NODAD, ok=(EEXIST,))
-            except NetlinkError as exc:
-                problems.append(f"cannot add {source} to {spec.ifname}: "
-                                f"{describe_error(exc)}")
         return VmacResult(True, tuple(problems))
 
     async def remove(self, spec: VmacSpec) -> list[str]:
@@ -215,9 +213,9 @@ class VmacManager:
                 if (p := _write(_sysctl_path(4, spec.base, name), value)) is not None]
 
     def sender(self, ifname: str, key: SocketKey, group: IPAddress | None) -> VrrpSocket:
-        """A send-only VRRP socket on ``ifname`` (OSError passes), for adverts that leave
-        from another interface than the one the instance receives on (see plan's
-        vmac_sender)."""
+        """A send-only VRRP socket on ``ifname`` (OSError passes): the macvlan, for adverts
+        that carry the virtual MAC, or the base with vmac_xmit_base (see plan.vmac_sender);
+        the instance receives on the base's own socket."""
         return open_sender(ifname, key, group)
 
 

@@ -125,12 +125,6 @@ def socket_key(inst: cfg.VrrpInstance, source: IPAddress) -> SocketKey:
     family = 2 if family_of(inst) == 4 else 10  # AF_INET / AF_INET6
     mode = Mode.UNICAST if inst.unicast_peers else Mode.MULTICAST
     ifname = inst.interface or ""
-    spec = vmac(inst)
-    if spec is not None and mode is Mode.MULTICAST:
-        # A peer's advert from the virtual MAC reaches only the macvlan holding that MAC
-        # (the kernel hands a multicast frame whose source is a local macvlan's MAC to that
-        # macvlan alone), so use_vmac listens there, as keepalived does.
-        ifname = spec.ifname
     auth = inst.authentication
     if family == 2 and auth is not None and auth.auth_type is AuthType.AH:
         return SocketKey(ifname, family, mode, source, IPPROTO_AH)
@@ -138,15 +132,11 @@ def socket_key(inst: cfg.VrrpInstance, source: IPAddress) -> SocketKey:
 
 
 def vmac_sender(inst: cfg.VrrpInstance) -> str | None:
-    """use_vmac: the interface adverts leave from when it is not the receiving socket's
-    (multicast with vmac_xmit_base: the base; unicast, which is received on the base as
-    peers address it there: the macvlan, for the virtual MAC); None otherwise."""
+    """use_vmac: the macvlan, which adverts leave from with the virtual MAC as their source
+    (the instance still receives on its interface's socket: see net/vmac.py); None without
+    use_vmac or with vmac_xmit_base (adverts from the interface itself, as keepalived)."""
     spec = vmac(inst)
-    if spec is None:
-        return None
-    if inst.unicast_peers:
-        return None if spec.xmit_base else spec.ifname
-    return spec.base if spec.xmit_base else None
+    return None if spec is None or spec.xmit_base else spec.ifname
 
 
 def mcast_group(config: cfg.Config, inst: cfg.VrrpInstance) -> IPAddress:

@@ -365,11 +365,11 @@ class FakeVmacs:
     def __init__(self, ch: Channels) -> None:
         self.ch = ch
 
-    async def create(self, spec: Any, source: Any = None) -> Any:
+    async def create(self, spec: Any) -> Any:
         from astlinux_ha.net.vmac import VmacResult
 
         self.ch.add("netlink", f"add link {spec.ifname} link {spec.base} type macvlan mode "
-                               f"private address {spec.mac} up")
+                               f"bridge address {spec.mac} up")
         return VmacResult(True)
 
     async def remove(self, spec: Any) -> list[str]:

@@ -67,20 +67,19 @@ def test_vips_of_the_base_move_to_the_macvlan_with_their_labels() -> None:
                    ("10.10.60.1", "eth1", None)]
 
 
-def test_multicast_listens_on_the_macvlan_unicast_on_the_base() -> None:
-    src = ipaddress.ip_address("10.10.50.62")
-    multicast = only(instance("use_vmac"))
-    assert P.socket_key(multicast, src).ifname == "vrrp.50"
-    assert P.vmac_sender(multicast) is None
-    unicast = only(instance("use_vmac\n    unicast_peer {\n        10.10.50.65\n    }"))
-    assert P.socket_key(unicast, src).ifname == "eth0"
-    assert P.vmac_sender(unicast) == "vrrp.50"
+@pytest.mark.parametrize("peers", ["", "\n    unicast_peer {\n        10.10.50.65\n    }"],
+                         ids=["multicast", "unicast"])
+def test_adverts_leave_from_the_macvlan_and_are_heard_on_the_base(peers: str) -> None:
+    inst = only(instance("use_vmac" + peers))
+    assert P.socket_key(inst, ipaddress.ip_address("10.10.50.62")).ifname == "eth0"
+    assert P.vmac_sender(inst) == "vrrp.50"
 
 
 def test_vmac_xmit_base_sends_from_the_base() -> None:
     inst = only(instance("use_vmac\n    vmac_xmit_base"))
-    assert P.socket_key(inst, ipaddress.ip_address("10.10.50.62")).ifname == "vrrp.50"
-    assert P.vmac_sender(inst) == "eth0"
+    assert P.socket_key(inst, ipaddress.ip_address("10.10.50.62")).ifname == "eth0"
+    assert P.vmac_sender(inst) is None
+    assert P.vmac_sender(only(instance(""))) is None
 
 
 @pytest.mark.parametrize("body", ["use_vmac", "use_vmac vrrp-x", "vmac_xmit_base"])
