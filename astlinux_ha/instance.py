@@ -295,11 +295,12 @@ class InstanceRunner:
         while self._chain is not None and not self._chain.done():
             await asyncio.shield(self._chain)
 
-    def _block(self) -> None:
-        """no_accept: queue the drop rule for this mastership's VIPs, ahead of the VIPs
-        themselves (keepalived's order: no packet to a VIP is ever taken in)."""
+    def _block(self, extra: list[Vip] | tuple[Vip, ...] = ()) -> None:
+        """no_accept: queue the drop rule for this mastership's VIPs (and ``extra`` ones),
+        ahead of the VIPs themselves (keepalived's order: no packet to a VIP is taken in)."""
         firewall = self.shared.firewall
-        drops = accept.drops(self.plan.config, [*self.plan.vips, *self.plan.excluded])
+        drops = accept.drops(self.plan.config,
+                             [*self.plan.vips, *self.plan.excluded, *extra])
         if firewall is not None and drops:
             self._then(lambda: firewall.block(self.name, drops))
 
@@ -480,8 +481,11 @@ class InstanceRunner:
                     self.shared.log.error("(%s) cannot update %s: %s", self.name, f.item,
                                           f.reason)
 
+            # no_accept: the rule covers old and new addresses while they change hands, so
+            # none of them answers for a moment, then follows the new set.
+            self._block(extra=gone)
             self._then(swap)
-            self._block()  # no_accept: the drop rule follows the new VIPs
+            self._block()
             if announce:
                 self._then(lambda: self._announce(self.params.garp.master_repeat, announce))
         # The machine takes the new params: a master advertises the new VIP list at once.

@@ -276,7 +276,6 @@ def plan(config: cfg.Config, inst: cfg.VrrpInstance,
 def core_params(config: cfg.Config, p: InstancePlan, source: IPAddress) -> core.InstanceParams:
     """The state machine's parameters once the advert source address is known."""
     inst = p.config
-    g = config.global_defs
     return core.InstanceParams(
         name=inst.name,
         vrid=inst.virtual_router_id or 0,
@@ -291,8 +290,8 @@ def core_params(config: cfg.Config, p: InstancePlan, source: IPAddress) -> core.
         vips=tuple(v.address for v in p.vips),
         garp=_garp(config, inst),
         down_timer_adverts=inst.down_timer_adverts,
-        lower_prio_no_advert=inst.lower_prio_no_advert or g.vrrp_lower_prio_no_advert,
-        higher_prio_send_advert=inst.higher_prio_send_advert or g.vrrp_higher_prio_send_advert,
+        lower_prio_no_advert=inst.lower_prio_no_advert,
+        higher_prio_send_advert=inst.higher_prio_send_advert,
         notify_priority_changes=inst.notify_priority_changes,
         tracks=p.tracks,
     )
