@@ -19,7 +19,7 @@ from .model import Config
 # VirtualAddress options the address manager never passes to the kernel. preferred_lft
 # forever is the kernel's own default, so only a finite lifetime is lost.
 FOREVER = 0xFFFFFFFF
-IGNORED_VIP_OPTIONS = ("home", "mngtmpaddr", "autojoin", "peer", "preferred_lft")
+IGNORED_VIP_OPTIONS = ("home", "mngtmpaddr", "autojoin", "peer", "preferred_lft", "use_vmac")
 
 UNSUPPORTED_TOP = frozenset(
     {
@@ -241,4 +241,13 @@ def ignored_settings(config: Config) -> tuple[Problem, ...]:
                         "the route is added as proto keepalived (18)",
                     )
                 )
+    for group in config.sync_groups:
+        if group.notify_priority_changes:
+            out.append(
+                _not_supported(
+                    group.where,
+                    f"({group.name}) notify_priority_changes on a sync group",
+                    "set it on each member instance",
+                )
+            )
     return tuple(out)

@@ -248,6 +248,7 @@ VALUES = {
     ("virtual_ipaddress", "preferred_lft"): "0",
     ("virtual_routes", "protocol"): "static dev eth0",
     ("virtual_routes", "proto"): "static dev eth0",
+    ("vrrp_sync_group", "notify_priority_changes"): "on",
 }
 
 
