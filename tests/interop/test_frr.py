@@ -150,6 +150,7 @@ def walk(pair: Pair) -> dict[str, float]:
 def test_ours_and_frr(lab, version, family, vmac, ours_master):
     pair = Pair(lab, version=version, family=family, vmac=vmac, ours_master=ours_master)
     gaps = walk(pair)
+    print("client's longest ping gaps (s):", {k: round(v, 3) for k, v in gaps.items()})
     log = pair.proc.log_text()
     if vmac:
         assert f"(VI_1) Success creating VMAC interface vrrp.{VRID}" in log, log
