@@ -358,7 +358,8 @@ class InstanceRunner:
         if self.state.role is not core.Role.MASTER:
             return
         by_if: dict[str, list[Any]] = {}
-        for vip in self.plan.vips if vips is None else vips:
+        # keepalived announces the excluded VIPs with the VIPs (vrrp_send_link_update).
+        for vip in (*self.plan.vips, *self.plan.excluded) if vips is None else vips:
             by_if.setdefault(vip.ifname, []).append(vip.address)
         for ifname, addrs in by_if.items():
             result = await self.shared.announcer.announce(ifname, addrs, repeat)

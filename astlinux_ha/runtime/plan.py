@@ -300,7 +300,6 @@ def core_params(config: cfg.Config, p: InstancePlan, source: IPAddress) -> core.
 def receive_params(config: cfg.Config, p: InstancePlan) -> ReceiveParams:
     """What the receive checks need to know about the instance."""
     inst = p.config
-    g = config.global_defs
     auth = inst.authentication
     return ReceiveParams(
         name=inst.name,
@@ -316,9 +315,11 @@ def receive_params(config: cfg.Config, p: InstancePlan) -> ReceiveParams:
                  255 if peer.max_ttl is None else peer.max_ttl)
             for peer in inst.unicast_peers
         ),
-        check_unicast_src=inst.check_unicast_src or g.vrrp_check_unicast_src,
-        checksum_as_v2=inst.v3_checksum_as_v2 or config.global_defs.v3_checksum_as_v2,
-        skip_check_adv_addr=inst.skip_check_adv_addr or g.vrrp_skip_check_adv_addr,
+        # As in core_params: the instance already holds the global default, and its own
+        # 'off' must win over a global 'on' (keepalived's PARAMETER_UNSET).
+        check_unicast_src=inst.check_unicast_src,
+        checksum_as_v2=inst.v3_checksum_as_v2,
+        skip_check_adv_addr=inst.skip_check_adv_addr,
         mcast_group=mcast_group(config, inst),
     )
 
