@@ -19,6 +19,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,9 @@ import astlinux_ha.config as config_pkg
 from astlinux_ha.config import check_text
 from astlinux_ha.config.addresses import ROUTE_TYPES
 from astlinux_ha.config.lexer import _INCLUDE_VARIANTS
+from astlinux_ha.net import scope_id
 from astlinux_ha.problems import Problem, Severity
+from astlinux_ha.runtime import plan
 
 ROOT = Path(__file__).resolve().parents[3]
 TABLE = ROOT / "tests" / "data" / "keywords.toml"
@@ -278,3 +281,43 @@ def test_unsupported_keyword_is_warned_at_t(section: str, keyword: str) -> None:
         for p in problems
         if p.severity is Severity.WARNING
     ), [p.render() for p in problems]
+
+
+# The VIP and route options the conformance netlink channel does not print: read from a
+# config, each must reach the request the address manager sends the kernel (which
+# tests/net/test_net_addresses.py shows the kernel takes, field by field).
+OPTIONS = """vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 50
+    virtual_ipaddress {
+        10.10.50.244/24 brd + scope link
+        10.10.50.245/24 broadcast 10.10.50.127
+        10.10.50.246 -nodad noprefixroute
+    }
+    virtual_routes {
+        192.168.7.0/24 via 10.10.50.1 dev eth0 onlink src 10.10.50.244 preference 7
+        192.168.8.0/24 dev eth0 scope link priority 9
+        local 192.168.9.1/32 dev eth0
+        broadcast 192.168.10.255/32 dev eth0
+        multicast 224.1.1.0/24 dev eth0
+    }
+}
+"""
+
+
+def test_vip_and_route_options_reach_the_kernel_request() -> None:
+    result = check_text(OPTIONS)
+    assert result.problems == (), [p.render() for p in result.problems]
+    assert result.config is not None
+    (inst,) = result.config.instances
+    brd, broadcast, flags = plan.vips(inst)
+    assert (brd.broadcast, brd.scope) == (ip_address("10.10.50.255"), scope_id("link"))
+    assert broadcast.broadcast == ip_address("10.10.50.127")
+    assert (flags.nodad, flags.noprefixroute) == (True, True)
+    assert (brd.nodad, brd.noprefixroute) == (False, False)
+    via, scoped, local, bcast, mcast = plan.routes(inst)
+    assert (via.gateway, via.src, via.onlink, via.metric) == (
+        ip_address("10.10.50.1"), ip_address("10.10.50.244"), True, 7)
+    assert (scoped.scope, scoped.metric, scoped.onlink) == (scope_id("link"), 9, False)
+    assert [r.kind for r in (via, local, bcast, mcast)] == [
+        "unicast", "local", "broadcast", "multicast"]
