@@ -321,3 +321,36 @@ def test_vip_and_route_options_reach_the_kernel_request() -> None:
     assert (scoped.scope, scoped.metric, scoped.onlink) == (scope_id("link"), 9, False)
     assert [r.kind for r in (via, local, bcast, mcast)] == [
         "unicast", "local", "broadcast", "multicast"]
+
+
+GROUPS = """global_defs {
+    vrrp_mcast_group4 224.0.0.19
+    vrrp_mcast_group6 ff02::13
+}
+vrrp_instance V4 {
+    interface eth0
+    virtual_router_id 50
+    virtual_ipaddress {
+        10.10.50.244
+    }
+}
+vrrp_instance V6 {
+    interface eth0
+    virtual_router_id 51
+    virtual_ipaddress {
+        fe80::50
+    }
+}
+"""
+
+
+def test_the_multicast_groups_reach_the_socket() -> None:
+    """The group each family's multicast socket joins and sends to (the supervisor hands
+    the receive params' group to the socket pool)."""
+    result = check_text(GROUPS)
+    assert result.config is not None
+    groups = [
+        plan.receive_params(result.config, plan.plan(result.config, inst, frozenset())).group
+        for inst in result.config.instances
+    ]
+    assert groups == [ip_address("224.0.0.19"), ip_address("ff02::13")]
