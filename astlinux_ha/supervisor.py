@@ -327,7 +327,7 @@ class Supervisor:
                 await self.vmacs.remove(plan.vmac)
             return None
         sender = None
-        if (via := P.vmac_sender(inst)) is not None and self.vmacs is not None:
+        if (via := P.vmac_sender(plan)) is not None and self.vmacs is not None:
             try:
                 sender = self.vmacs.sender(via, key, recv.group)
             except OSError as exc:

@@ -52,32 +52,40 @@ def configured_source(inst: cfg.VrrpInstance) -> IPAddress | None:
     return inst.unicast_src_ip or inst.mcast_src_ip
 
 
-def vips(inst: cfg.VrrpInstance) -> tuple[Vip, ...]:
-    """The instance's virtual_ipaddress lines as the address manager takes them."""
-    return tuple(_vip(inst, v) for v in inst.virtual_ipaddresses)
+def vips(inst: cfg.VrrpInstance, spec: VmacSpec | None = None) -> tuple[Vip, ...]:
+    """The instance's virtual_ipaddress lines as the address manager takes them (on its
+    macvlan ``spec`` with use_vmac)."""
+    return tuple(_vip(inst, v, spec) for v in inst.virtual_ipaddresses)
 
 
-def excluded_vips(inst: cfg.VrrpInstance) -> tuple[Vip, ...]:
+def excluded_vips(inst: cfg.VrrpInstance, spec: VmacSpec | None = None) -> tuple[Vip, ...]:
     """virtual_ipaddress_excluded: set and removed with the VIPs, never advertised."""
-    return tuple(_vip(inst, v) for v in inst.virtual_ipaddresses_excluded)
+    return tuple(_vip(inst, v, spec) for v in inst.virtual_ipaddresses_excluded)
 
 
-def vmac(inst: cfg.VrrpInstance) -> VmacSpec | None:
-    """use_vmac: the macvlan the instance's VIPs live on (keepalived names it vrrp.VRID),
-    with the RFC's virtual MAC for the instance's family; None without use_vmac or without an
-    interface to put it on."""
+def vmac(inst: cfg.VrrpInstance,
+         others: Iterable[cfg.VrrpInstance] = ()) -> VmacSpec | None:
+    """use_vmac: the macvlan the instance's VIPs live on, with the RFC's virtual MAC for its
+    family; None without use_vmac or without an interface to put it on.
+
+    Named as keepalived 2.2.7 names them (seen in the lab): the given name, else vrrp.VRID;
+    an IPv6 instance whose vrrp.VRID an IPv4 instance of ``others`` (the config's) already
+    takes gets vrrp6.VRID."""
     if inst.use_vmac is None or not inst.interface:
         return None
     vrid = inst.virtual_router_id or 0
     family = family_of(inst)
-    return VmacSpec(ifname=inst.use_vmac or f"vrrp.{vrid}", base=inst.interface,
-                    mac=virtual_mac(vrid, family), family=family,
-                    xmit_base=inst.vmac_xmit_base)
+    name = inst.use_vmac or f"vrrp.{vrid}"
+    if not inst.use_vmac and family == 6 and any(
+            o.use_vmac == "" and o.interface and (o.virtual_router_id or 0) == vrid
+            and family_of(o) == 4 for o in others):
+        name = f"vrrp6.{vrid}"
+    return VmacSpec(ifname=name, base=inst.interface, mac=virtual_mac(vrid, family),
+                    family=family, xmit_base=inst.vmac_xmit_base)
 
 
-def _vip(inst: cfg.VrrpInstance, v: cfg.VirtualAddress) -> Vip:
+def _vip(inst: cfg.VrrpInstance, v: cfg.VirtualAddress, spec: VmacSpec | None) -> Vip:
     ifname = v.device or inst.interface or ""
-    spec = vmac(inst)
     if spec is not None and ifname == spec.base:
         # On the macvlan, as keepalived puts them (`dev eth0` too, its label kept as
         # written): it answers ARP/ND with the virtual MAC.
@@ -131,11 +139,11 @@ def socket_key(inst: cfg.VrrpInstance, source: IPAddress) -> SocketKey:
     return SocketKey(ifname, family, mode, source)
 
 
-def vmac_sender(inst: cfg.VrrpInstance) -> str | None:
+def vmac_sender(p: InstancePlan) -> str | None:
     """use_vmac: the macvlan, which adverts leave from with the virtual MAC as their source
     (the instance still receives on its interface's socket: see net/vmac.py); None without
     use_vmac or with vmac_xmit_base (adverts from the interface itself, as keepalived)."""
-    spec = vmac(inst)
+    spec = p.vmac
     return None if spec is None or spec.xmit_base else spec.ifname
 
 
@@ -262,14 +270,15 @@ class InstancePlan:
 def plan(config: cfg.Config, inst: cfg.VrrpInstance,
          usable_scripts: frozenset[str]) -> InstancePlan:
     """Derive the run-time pieces of ``inst`` that do not depend on the interface's state."""
+    spec = vmac(inst, config.instances)
     return InstancePlan(
         config=inst,
-        vips=vips(inst),
-        excluded=excluded_vips(inst),
+        vips=vips(inst, spec),
+        excluded=excluded_vips(inst, spec),
         routes=routes(inst),
         tracks=track_specs(config, inst, usable_scripts),
         family=family_of(inst),
-        vmac=vmac(inst),
+        vmac=spec,
     )
 
 

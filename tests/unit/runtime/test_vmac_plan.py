@@ -32,6 +32,11 @@ def only(result: object) -> object:
     return result.config.instances[0]  # type: ignore[attr-defined]
 
 
+def planned(result: object) -> P.InstancePlan:
+    config = result.config  # type: ignore[attr-defined]
+    return P.plan(config, config.instances[0], frozenset())
+
+
 def test_virtual_mac_is_the_rfc_s() -> None:
     assert virtual_mac(50, 4) == "00:00:5e:00:01:32"
     assert virtual_mac(255, 6) == "00:00:5e:00:02:ff"
@@ -54,14 +59,13 @@ def test_an_ipv6_instance_gets_the_ipv6_virtual_mac() -> None:
 
 
 def test_without_use_vmac_there_is_no_macvlan() -> None:
-    inst = only(instance(""))
-    assert P.vmac(inst) is None
-    assert {v.ifname for v in P.vips(inst)} == {"eth0", "eth1"}
+    p = planned(instance(""))
+    assert p.vmac is None and P.vmac_sender(p) is None
+    assert {v.ifname for v in p.vips} == {"eth0", "eth1"}
 
 
 def test_vips_of_the_base_move_to_the_macvlan_with_their_labels() -> None:
-    inst = only(instance("use_vmac"))
-    got = [(str(v.address), v.ifname, v.label) for v in P.vips(inst)]
+    got = [(str(v.address), v.ifname, v.label) for v in planned(instance("use_vmac")).vips]
     # dev eth1 is another link: it stays there, as keepalived leaves it.
     assert got == [("10.10.50.244", "vrrp.50", None), ("10.10.50.245", "vrrp.50", "eth0:10"),
                    ("10.10.60.1", "eth1", None)]
@@ -70,16 +74,15 @@ def test_vips_of_the_base_move_to_the_macvlan_with_their_labels() -> None:
 @pytest.mark.parametrize("peers", ["", "\n    unicast_peer {\n        10.10.50.65\n    }"],
                          ids=["multicast", "unicast"])
 def test_adverts_leave_from_the_macvlan_and_are_heard_on_the_base(peers: str) -> None:
-    inst = only(instance("use_vmac" + peers))
-    assert P.socket_key(inst, ipaddress.ip_address("10.10.50.62")).ifname == "eth0"
-    assert P.vmac_sender(inst) == "vrrp.50"
+    result = instance("use_vmac" + peers)
+    assert P.socket_key(only(result), ipaddress.ip_address("10.10.50.62")).ifname == "eth0"
+    assert P.vmac_sender(planned(result)) == "vrrp.50"
 
 
 def test_vmac_xmit_base_sends_from_the_base() -> None:
-    inst = only(instance("use_vmac\n    vmac_xmit_base"))
-    assert P.socket_key(inst, ipaddress.ip_address("10.10.50.62")).ifname == "eth0"
-    assert P.vmac_sender(inst) is None
-    assert P.vmac_sender(only(instance(""))) is None
+    result = instance("use_vmac\n    vmac_xmit_base")
+    assert P.socket_key(only(result), ipaddress.ip_address("10.10.50.62")).ifname == "eth0"
+    assert P.vmac_sender(planned(result)) is None
 
 
 @pytest.mark.parametrize("body", ["use_vmac", "use_vmac vrrp-x", "vmac_xmit_base"])
@@ -93,3 +96,34 @@ def test_a_vmac_name_too_long_for_an_interface_is_an_error() -> None:
     assert P.vmac(only(result)) is None
     assert any("names have at most 15 characters" in p.render()
                for p in result.problems)  # type: ignore[attr-defined]
+
+
+def test_an_ipv6_instance_beside_an_ipv4_one_of_its_vrid_is_vrrp6() -> None:
+    """keepalived 2.2.7 in the lab: VI_1 (IPv4) and VI_6 (IPv6), both VRID 50 with use_vmac,
+    get vrrp.50 and vrrp6.50; VI_6 alone gets vrrp.50."""
+    text = """vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 50
+    use_vmac
+    virtual_ipaddress {
+        10.10.50.244
+    }
+}
+vrrp_instance VI_6 {
+    interface eth0
+    virtual_router_id 50
+    version 3
+    use_vmac
+    virtual_ipaddress {
+        fd00::244
+    }
+}
+"""
+    config = check_text(text).config
+    assert config is not None
+    names = [P.plan(config, i, frozenset()).vmac.ifname  # type: ignore[union-attr]
+             for i in config.instances]
+    assert names == ["vrrp.50", "vrrp6.50"]
+    alone = check_text(text[text.index("vrrp_instance VI_6"):]).config
+    assert alone is not None
+    assert P.plan(alone, alone.instances[0], frozenset()).vmac.ifname == "vrrp.50"  # type: ignore[union-attr]
