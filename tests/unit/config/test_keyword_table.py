@@ -354,3 +354,28 @@ def test_the_multicast_groups_reach_the_socket() -> None:
         for inst in result.config.instances
     ]
     assert groups == [ip_address("224.0.0.19"), ip_address("ff02::13")]
+
+
+def test_includer_reads_as_include_and_includea_makes_a_missing_file_an_error(
+    tmp_path: Path,
+) -> None:
+    """The include variants without a test of their own: ``includer`` reports a missing
+    file as plain ``include`` does (a warning), ``includea`` makes it an error (-t exits 5);
+    both read the file that is there."""
+    (tmp_path / "a.conf").write_text(
+        "vrrp_instance VI {\n interface eth0\n virtual_router_id 7\n"
+        " virtual_ipaddress {\n 10.9.9.9\n }\n}\n"
+    )
+    for variant, severity, code in (
+        ("includer", Severity.WARNING, 0),
+        ("includea", Severity.ERROR, 5),
+    ):
+        main = tmp_path / f"{variant}.conf"
+        main.write_text(f"{variant} a.conf\n{variant} nothere.conf\n")
+        result = config_pkg.check(str(main))
+        assert result.config is not None
+        assert [i.name for i in result.config.instances] == ["VI"]
+        assert [(p.severity, p.where.line if p.where else None) for p in result.problems] == [
+            (severity, 2)
+        ], [p.render() for p in result.problems]
+        assert result.exit_code == code
