@@ -379,3 +379,39 @@ def test_includer_reads_as_include_and_includea_makes_a_missing_file_an_error(
             (severity, 2)
         ], [p.render() for p in result.problems]
         assert result.exit_code == code
+
+
+def _sync_group(flag: str) -> str:
+    member = """vrrp_instance {name} {{
+    interface eth0
+    virtual_router_id {vrid}
+    track_interface {{
+        eth1 weight -20
+    }}
+    virtual_ipaddress {{
+        10.10.50.{vrid}
+    }}
+}}
+"""
+    return (
+        member.format(name="VI_1", vrid=50)
+        + member.format(name="VI_2", vrid=51)
+        + "vrrp_sync_group G1 {\n    group {\n        VI_1\n        VI_2\n    }\n"
+        + f"    {flag}\n}}\n"
+    )
+
+
+def test_global_tracking_is_sync_group_tracking_weight_with_a_warning() -> None:
+    """The deprecated alias keeps the members' weighted tracks as the keyword it stands
+    for does; without either, a member's weight is cleared (down means FAULT)."""
+
+    def weights(flag: str) -> tuple[list[int], list[str]]:
+        result = check_text(_sync_group(flag))
+        assert result.config is not None
+        got = [t.weight for inst in result.config.instances for t in inst.track_interfaces]
+        return got, [p.message for p in result.problems if p.severity is Severity.WARNING]
+
+    assert weights("sync_group_tracking_weight") == ([-20, -20], [])
+    assert weights("global_tracking") == (
+        [-20, -20], ["global_tracking is deprecated - use sync_group_tracking_weight"])
+    assert weights("")[0] == [0, 0]
