@@ -30,7 +30,7 @@ from astlinux_ha.config.addresses import ROUTE_TYPES
 from astlinux_ha.config.lexer import _INCLUDE_VARIANTS
 from astlinux_ha.net import scope_id
 from astlinux_ha.problems import Problem, Severity
-from astlinux_ha.runtime import plan
+from astlinux_ha.runtime import accept, plan
 
 ROOT = Path(__file__).resolve().parents[3]
 TABLE = ROOT / "tests" / "data" / "keywords.toml"
@@ -415,3 +415,24 @@ def test_global_tracking_is_sync_group_tracking_weight_with_a_warning() -> None:
     assert weights("global_tracking") == (
         [-20, -20], ["global_tracking is deprecated - use sync_group_tracking_weight"])
     assert weights("")[0] == [0, 0]
+
+
+def test_strict_mode_on_the_instance_drops_its_vips_as_vrrp_strict_does() -> None:
+    """The instance form of vrrp_strict (tests/interop/test_no_accept.py runs the global
+    one): its VIPs are dropped while master unless accept is given (which strict VRRPv2
+    resets, as keepalived does: RFC 3768 has no accept mode)."""
+    def refuses(head: str, body: str) -> bool:
+        result = check_text(
+            f"{head}vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 50\n"
+            f"{body}    virtual_ipaddress {{\n        10.10.50.244\n    }}\n}}\n"
+        )
+        assert result.config is not None, [p.render() for p in result.problems]
+        (inst,) = result.config.instances
+        return accept.refuses(inst)
+
+    assert refuses("", "    strict_mode\n")
+    assert refuses("global_defs {\n    vrrp_strict\n}\n", "")
+    assert not refuses("", "    strict_mode\n    version 3\n    accept\n")
+    assert refuses("", "    strict_mode\n    accept\n")
+    assert not refuses("global_defs {\n    vrrp_strict\n}\n", "    strict_mode off\n")
+    assert not refuses("", "")
