@@ -8,7 +8,12 @@ teach the parser a new one and this test fails until the table says what it does
 What is accepted is not copied by hand: every string constant of astlinux_ha.config (and each
 with keepalived's ``vrrp_`` prefix, which global_defs puts before the garp keywords) is tried
 in every section, one per line, and a word counts as accepted there unless the reader calls
-it unknown on its line.
+it unknown on its line. A named test must exist and mention its keyword (a conformance case:
+in its keepalived.conf).
+
+The tests at the end show the keywords no other test reads from a config: the VIP and route
+options the conformance netlink channel does not print, the multicast groups, includer and
+includea, global_tracking, an instance's strict_mode.
 """
 
 from __future__ import annotations
