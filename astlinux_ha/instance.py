@@ -463,7 +463,9 @@ class InstanceRunner:
         self._adverts.seq = old_adverts.seq
         self._adverts.ip_id = old_adverts.ip_id
         self._adverts.checksum_compat = old_adverts.checksum_compat
-        if self.holding and self.state.role is core.Role.MASTER:
+        # A master not yet holding is still setting the old VIPs (the add is on the chain,
+        # perhaps under way with the old list): the swap queued after it fixes the set.
+        if self.state.role is core.Role.MASTER:
             addresses = self.shared.addresses
             self.holding = False  # our own deletions below are not losses
 
