@@ -68,20 +68,33 @@ def vmac(inst: cfg.VrrpInstance,
     """use_vmac: the macvlan the instance's VIPs live on, with the RFC's virtual MAC for its
     family; None without use_vmac or without an interface to put it on.
 
-    Named as keepalived 2.2.7 names them (seen in the lab): the given name, else vrrp.VRID;
-    an IPv6 instance whose vrrp.VRID an IPv4 instance of ``others`` (the config's) already
-    takes gets vrrp6.VRID."""
+    Named as keepalived 2.2.7 names them (seen in the lab): the given name, else the first
+    of vrrp.VRID, vrrp1.VRID, vrrp2.VRID... (IPv6: vrrp.VRID, vrrp6.VRID, vrrp1.VRID...) that
+    no configured name and no instance earlier in ``others`` (the config's) takes: two
+    instances of one VRID on two links must not share one macvlan."""
     if inst.use_vmac is None or not inst.interface:
         return None
     vrid = inst.virtual_router_id or 0
     family = family_of(inst)
-    name = inst.use_vmac or f"vrrp.{vrid}"
-    if not inst.use_vmac and family == 6 and any(
-            o.use_vmac == "" and o.interface and (o.virtual_router_id or 0) == vrid
-            and family_of(o) == 4 for o in others):
-        name = f"vrrp6.{vrid}"
+    name = inst.use_vmac or _default_vmac_name(inst, list(others))
     return VmacSpec(ifname=name, base=inst.interface, mac=virtual_mac(vrid, family),
                     family=family, xmit_base=inst.vmac_xmit_base)
+
+
+def _default_vmac_name(inst: cfg.VrrpInstance, others: list[cfg.VrrpInstance]) -> str:
+    taken = {o.use_vmac for o in others if o.use_vmac}
+    for o in [*others, inst]:
+        if o.use_vmac != "" or not o.interface:
+            continue
+        vrid = o.virtual_router_id or 0
+        # keepalived's order of tries: an IPv6 one takes vrrp6 second.
+        nums = [6, 1, 2, 3, 4, 5, *range(7, 100)] if family_of(o) == 6 else range(1, 100)
+        name = next(n for n in (f"vrrp.{vrid}", *(f"vrrp{i}.{vrid}" for i in nums))
+                    if n not in taken)
+        if o is inst or o == inst:
+            return name
+        taken.add(name)
+    raise AssertionError("unreachable: inst is the last one tried")
 
 
 def _vip(inst: cfg.VrrpInstance, v: cfg.VirtualAddress, spec: VmacSpec | None) -> Vip:
