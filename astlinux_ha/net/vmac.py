@@ -137,6 +137,9 @@ class VmacManager:
         base = await nl.ifindex(spec.base)
         if base is None:
             return VmacResult(False, (f"no interface {spec.base} to put {spec.ifname} on",))
+        if any(spec.ifname in users for _, users in self._saved.values()):
+            # One of our running instances holds it: deleting it would take that one's VIPs.
+            return VmacResult(False, (f"{spec.ifname} is in use by another instance",))
         old = await nl.ifindex(spec.ifname)
         if old is not None:
             kind = await self._kind(old)
