@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from astlinux_ha.config import model as cfg
-from astlinux_ha.runtime.plan import InstancePlan, family_of, track_specs
+from astlinux_ha.runtime.plan import InstancePlan, family_of, track_specs, vmac
 
 
 class Fate(enum.Enum):
@@ -125,7 +125,9 @@ def plan_reload(old: cfg.Config, running: Mapping[str, InstancePlan], had_groups
         if inst is None:
             fates[name] = Fate.DELETE
         elif (not had_groups and globals_same
-              and track_specs(new, inst, usable) == plan.tracks):
+              and track_specs(new, inst, usable) == plan.tracks
+              # use_vmac's default name depends on the instances ahead of it
+              and vmac(inst, new.instances) == plan.vmac):
             if same_instance(plan.config, inst):
                 fates[name] = Fate.KEEP
             elif only_held_changed(plan.config, inst):
