@@ -147,7 +147,11 @@ class VmacManager:
                 return VmacResult(False, (f"{spec.ifname} exists and is not a macvlan "
                                           f"({kind or 'unknown kind'}) - not touching it",))
             log.info("removing leftover VMAC interface %s", spec.ifname)
-            await nl.request("link", "del", index=old, ok=(ENODEV,))
+            try:
+                await nl.request("link", "del", index=old, ok=(ENODEV,))
+            except NetlinkError as exc:
+                return VmacResult(False, (f"cannot delete leftover {spec.ifname}: "
+                                          f"{describe_error(exc)}",))
         try:
             await nl.request("link", "add", ifname=spec.ifname, kind="macvlan", link=base,
                              macvlan_mode="bridge", address=spec.mac)

@@ -88,3 +88,23 @@ async def _leftover() -> None:
     manager = VmacManager(nl)  # type: ignore[arg-type]
     assert (await manager.create(VmacSpec("vrrp.50", "eth0", "00:00:5e:00:01:32", 4))).created
     assert nl.requests == [("del", "vrrp.50"), ("add", "vrrp.50")]
+
+
+def test_a_leftover_that_cannot_be_deleted_is_reported_not_raised() -> None:
+    asyncio.run(_undeletable())
+
+
+async def _undeletable() -> None:
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    nl = FakeNetlink()
+    nl.links["vrrp.50"] = (9, "macvlan")
+
+    async def refuse(method: str, verb: str, **kw: Any) -> int:
+        raise NetlinkError(1, "Operation not permitted")
+
+    nl.request = refuse  # type: ignore[method-assign]
+    manager = VmacManager(nl)  # type: ignore[arg-type]
+    result = await manager.create(VmacSpec("vrrp.50", "eth0", "00:00:5e:00:01:32", 4))
+    assert not result.created
+    assert any("cannot delete" in p for p in result.problems)
