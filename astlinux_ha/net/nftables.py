@@ -164,6 +164,11 @@ class Firewall:
         self._wanted: dict[str, tuple[Drop, ...]] = {}
         self._lock = asyncio.Lock()
         self._failing = False  # the last failure was logged: say nothing until it works
+        # Requests made, and the last request the rules now in place cover: a run applies
+        # everything wanted at its start, so the requests queued behind it need no run of
+        # their own (200 instances going master at once cost 200 nft runs in a row).
+        self._asked = 0
+        self._covered = 0
 
     @property
     def wanted(self) -> Mapping[str, tuple[Drop, ...]]:
@@ -193,7 +198,12 @@ class Firewall:
             await run_nft(ruleset(()), self._nft)
 
     async def _apply(self, owner: str) -> None:
+        self._asked += 1
+        mine = self._asked
         async with self._lock:
+            if self._covered >= mine:
+                return  # a run that began after this request applied it (and logged)
+            self._covered = self._asked
             drops = [d for ds in self._wanted.values() for d in ds]
             try:
                 reason = await run_nft(ruleset(drops), self._nft)
