@@ -51,14 +51,16 @@ class Drop:
 
 
 def nft_path() -> str | None:
-    """The nft binary, or None when it is not installed."""
-    found = shutil.which("nft")
-    if found:
-        return found
+    """The nft binary, or None when it is not installed.
+
+    The system's own places come first: a root daemon must not run an ``nft`` that an
+    inherited PATH put ahead of them. PATH is the last resort (a build that keeps it
+    elsewhere).
+    """
     for path in _NFT_FALLBACKS:
         if os.access(path, os.X_OK):
             return path
-    return None
+    return shutil.which("nft")
 
 
 def _clear(family: str) -> list[str]:

@@ -226,3 +226,18 @@ def test_strict_mode_refuses_answering_lower_and_sending_to_higher_priority() ->
     quiet = instance(globals_=strict)
     assert quiet.problems == ()
     assert quiet.config.instances[0].lower_prio_no_advert
+
+
+def test_nft_comes_from_the_system_not_from_an_inherited_path(tmp_path, monkeypatch):
+    # The attack: a PATH with a planted nft ahead of the system's, inherited by the root daemon.
+    planted, system = tmp_path / "planted", tmp_path / "sbin"
+    for d in (planted, system):
+        d.mkdir()
+        (d / "nft").write_text("#!/bin/sh\n")
+        (d / "nft").chmod(0o755)
+    monkeypatch.setenv("PATH", str(planted))
+    monkeypatch.setattr(nftables, "_NFT_FALLBACKS", (str(system / "nft"),))
+    assert nftables.nft_path() == str(system / "nft")
+    # Only when the system has none is PATH looked at.
+    monkeypatch.setattr(nftables, "_NFT_FALLBACKS", (str(tmp_path / "none" / "nft"),))
+    assert nftables.nft_path() == str(planted / "nft")
