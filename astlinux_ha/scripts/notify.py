@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import signal
 import stat
+import termios
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -188,14 +190,30 @@ class NotifyFifo:
             log.debug("notify fifo %s: write failed: %s", self.path, exc)
 
     async def close(self, *, grace: float = KILL_GRACE) -> None:
-        """Unlink first (a looping reader must not reopen it), close, stop the script."""
+        """Unlink first (a looping reader must not reopen it), let the reader take what is
+        written (at most ``grace``), close, stop the script."""
         self._unlink_and_forget_dir()
+        if self.fd is not None and self.process is not None:
+            # A reload's DELETED line is written just before the FIFO closes: the reader is
+            # stopped with it, and lines still in the pipe would be lost with the pipe.
+            deadline = asyncio.get_running_loop().time() + grace
+            while self._unread() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.01)
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
         if self.process is not None:
             await kill_group(self.process, grace=grace)
             self.process = None
+
+    def _unread(self) -> int:
+        """Bytes written to the FIFO that its reader has not taken yet."""
+        buf = bytearray(4)
+        try:
+            fcntl.ioctl(self.fd or -1, termios.FIONREAD, buf)
+        except OSError:
+            return 0
+        return int.from_bytes(buf, "little")
 
 
 @dataclass(frozen=True)

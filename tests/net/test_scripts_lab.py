@@ -185,6 +185,9 @@ def test_notify_scripts_run_as_nobody_with_their_argv_in_transition_order(lab):
 
 
 ADVERT, FALL, INTERVAL = 0.2, 3, 0.25
+# How long the daemon may take to reap a failed script and apply its result (a loaded 2-core
+# CI VM): an advert sent within it may still carry the old priority.
+REAP = 0.05
 TRACK = f"""vrrp_script chk_up {{
     script "{KD}/check.sh"
     interval {INTERVAL}
@@ -236,12 +239,14 @@ def test_failing_track_script_lowers_priority_by_its_weight_and_moves_the_vip(la
     ha1_daemon, _, ha1, ha2, packets, nth = _track_failover(lab, daemon, unicast=False)
     ha1_adverts = _adverts(packets, ha1.ip)
     before = [p for t, p in ha1_adverts if t < nth]
-    after = [(t, p) for t, p in ha1_adverts if t >= nth]
+    # An advert that leaves within REAP of the failure's mark may have been due before the
+    # daemon reaped the script and applied its result: it is not the one that must show it.
+    after = [(t, p) for t, p in ha1_adverts if t >= nth + REAP]
     # Up to the fall-th failure ha1 advertises 100 (fall=3 holds off the first failures) ...
     assert set(before[-int(INTERVAL * FALL / ADVERT):]) == {100}, ha1_adverts
     # ... and the very next advert after it carries 100 - 10.
     assert after and after[0][1] == 90, after
-    assert after[0][0] - nth <= ADVERT + 0.03, (after[0][0] - nth)
+    assert after[0][0] - nth <= ADVERT + REAP + 0.03, (after[0][0] - nth)
     # ha2 (95) outranks 90: it discards ha1's adverts and takes over when its down timer,
     # started at ha1's last advert of 100, expires: 3 adverts + skew (as keepalived's backup).
     last_100 = max(t for t, p in ha1_adverts if p == 100 and t < nth + ADVERT)
