@@ -28,8 +28,9 @@ from astlinux_ha.runtime import accept
 from astlinux_ha.runtime.demux import Owned
 from astlinux_ha.runtime.plan import InstancePlan
 from astlinux_ha.runtime.ports import Clock, Handle, wall_clock
+from astlinux_ha.runtime.ticks import AdvertTicks
 from astlinux_ha.scripts.notify import Notifier
-from astlinux_ha.vrrp import ah, claims, machine
+from astlinux_ha.vrrp import ah, claims, machine, timing
 from astlinux_ha.vrrp import model as core
 from astlinux_ha.vrrp.adverts import Adverts
 from astlinux_ha.vrrp.packet import IPPROTO_VRRP
@@ -89,10 +90,14 @@ class Shared:
     conflicts: WatchFactory = watch_arp
     # no_accept's drop rules (None: none are set, as in tests without a firewall).
     firewall: FirewallPort | None = None
+    # The masters' periodic adverts, one loop timer per advert interval (made on ``clock``).
+    ticks: AdvertTicks = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.clock is None:
             self.clock = self.loop
+        if self.ticks is None:
+            self.ticks = AdvertTicks(self.clock)
 
 
 class InstanceRunner:
@@ -133,6 +138,7 @@ class InstanceRunner:
         self._limiter = RateLimiter(BAD_PACKET_LOG_INTERVAL)
         self._adverts = Adverts(params, recv, multicast=multicast)
         self._protocol = ah.IPPROTO_AH if self._adverts.ah else IPPROTO_VRRP
+        self._interval = timing.seconds(params.adver_us)
         # unicast_ttl: the TTL of unicast adverts (keepalived's default is 255, as multicast).
         self._ttl = plan.config.unicast_ttl if not multicast else None
         # Split brain seen through ARP (see net/conflict.py): the watchers of this mastership
@@ -218,9 +224,13 @@ class InstanceRunner:
                 self.send_advert(priority)
             case core.ArmTimer(timer=timer, at=at):
                 old = self._timers.pop(timer, None)
-                if old is not None:
-                    old.cancel()
-                self._timers[timer] = self.shared.clock.call_at(at, self._fire, timer)
+                if old is not None and timer is not core.Timer.ADVERT:
+                    old.cancel()  # the advert tick moves its own deadline
+                if timer is core.Timer.ADVERT:
+                    self._timers[timer] = self.shared.ticks.call_at(
+                        self, self._interval, at, self._advert_due)
+                else:
+                    self._timers[timer] = self.shared.clock.call_at(at, self._fire, timer)
             case core.CancelTimer(timer=timer):
                 handle = self._timers.pop(timer, None)
                 if handle is not None:
@@ -256,6 +266,21 @@ class InstanceRunner:
     def _fire(self, timer: core.Timer) -> None:
         self._timers.pop(timer, None)
         self.deliver(_EXPIRED[timer])
+
+    def _advert_due(self) -> None:
+        """The shared tick says this master's periodic advert is due."""
+        self._timers.pop(core.Timer.ADVERT, None)
+        if self.deliver != self.feed:
+            # A sync group's member: its rules see every event.
+            self.deliver(_EXPIRED[core.Timer.ADVERT])
+            return
+        due = machine.advert_tick(self.params, self.state, self.shared.clock.time())
+        if due is None:
+            return
+        self.state, at = due
+        self.send_advert(self.state.priority)
+        self._timers[core.Timer.ADVERT] = self.shared.ticks.call_at(
+            self, self._interval, at, self._advert_due)
 
     def send_advert(self, priority: int) -> None:
         """Send one advert (to the group, or once per unicast peer)."""
@@ -459,6 +484,13 @@ class InstanceRunner:
         announce = [v for v in plan.vips if v not in self.plan.vips]
         old_adverts = self._adverts
         self.plan, self.params, self.recv = plan, params, recv
+        interval = timing.seconds(params.adver_us)
+        if interval != self._interval:
+            # The advert deadline moves to the new interval's grid (when Reload re-arms it).
+            handle = self._timers.pop(core.Timer.ADVERT, None)
+            if handle is not None:
+                handle.cancel()
+            self._interval = interval
         self._adverts = Adverts(params, recv, multicast=old_adverts.multicast)
         self._adverts.seq = old_adverts.seq
         self._adverts.ip_id = old_adverts.ip_id

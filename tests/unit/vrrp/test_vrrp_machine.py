@@ -9,7 +9,7 @@ import pytest
 from vrrp_cases import CASES, build_event, build_params, load, render
 
 from astlinux_ha.vrrp import model
-from astlinux_ha.vrrp.machine import step
+from astlinux_ha.vrrp.machine import advert_tick, step
 from astlinux_ha.vrrp.model import InstanceState, Role
 
 TABLES = sorted(p for p in CASES.glob("*.jsonl") if not p.name.startswith("sync"))
@@ -86,3 +86,34 @@ def test_case(table, case):
 def test_state_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         InstanceState().role = Role.MASTER  # type: ignore[misc]
+
+
+def _states():
+    """Every (params, state, time) the tables pass through."""
+    for _table, case in ALL:
+        params = build_params(case.get("params", {}))
+        state = InstanceState()
+        for spec in case["steps"]:
+            if "reload" in spec["event"]:
+                params = build_params({**case.get("params", {}), **spec["event"]["reload"]})
+            state, _ = step(params, state, build_event(spec["event"], params), spec["at"],
+                            **spec.get("kwargs", {}))
+            yield params, state, spec["at"]
+
+
+def test_the_advert_fast_path_is_the_step_it_stands_for_in_every_state_the_tables_reach():
+    masters = 0
+    for params, state, at in _states():
+        now = state.timers.get(model.Timer.ADVERT, at + 0.25)
+        want_state, want_actions = step(params, state, model.TimerExpired(model.Timer.ADVERT),
+                                        now)
+        got = advert_tick(params, state, now)
+        if got is None:
+            assert want_actions == [] and want_state == state
+            continue
+        masters += 1
+        got_state, got_at = got
+        assert got_state == want_state
+        assert want_actions == [model.SendAdvert(state.priority),
+                                model.ArmTimer(model.Timer.ADVERT, got_at)]
+    assert masters > 50  # the tables hold many masters with their advert timer armed
