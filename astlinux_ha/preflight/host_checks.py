@@ -14,9 +14,7 @@ import socket
 from collections.abc import Callable, Iterator
 
 from astlinux_ha.config.model import Config
-from astlinux_ha.net import nftables
 from astlinux_ha.problems import Location, Problem, Severity
-from astlinux_ha.runtime import accept
 
 
 def _exists(name: str) -> bool:
@@ -114,11 +112,19 @@ def firewall_problems(
 
 
 def nft_problems(config: Config,
-                 find: Callable[[], str | None] = nftables.nft_path) -> tuple[Problem, ...]:
+                 find: Callable[[], str | None] | None = None) -> tuple[Problem, ...]:
     """A warning for each no_accept instance when nft is not installed: the daemon runs,
-    but its master's VIPs answer as with accept."""
+    but its master's VIPs answer as with accept. ``find`` locates nft (default
+    :func:`astlinux_ha.net.nftables.nft_path`)."""
+    # Only an instance without accept can refuse: the network stack (pyroute2 comes with
+    # astlinux_ha.net, 130 ms) is imported just for such a config, so a plain -t skips it.
+    if not any(i.accept is False for i in config.instances):
+        return ()
+    from astlinux_ha.net import nftables
+    from astlinux_ha.runtime import accept
+
     refusing = [i for i in config.instances if accept.refuses(i)]
-    if not refusing or find() is not None:
+    if not refusing or (find or nftables.nft_path)() is not None:
         return ()
     return tuple(Problem(
         inst.where, Severity.WARNING,
