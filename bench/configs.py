@@ -73,3 +73,29 @@ def scale_conf(instances: int, advert_int: float = 1.0, state: str = "MASTER",
 def scale_vip(n: int) -> str:
     """The VIP of scale instance ``n``."""
     return f"10.20.{n // 250}.{n % 250 + 1}"
+
+
+CHECK_INTERFACES, CHECK_VRIDS = 20, 250
+
+
+def check_ifname(i: int) -> str:
+    """The name of the ``-t`` config's interface ``i`` (dummy links in the lab box)."""
+    return f"tc{i}"
+
+
+def check_conf(interfaces: int = CHECK_INTERFACES, vrids: int = CHECK_VRIDS) -> str:
+    """``interfaces`` × ``vrids`` multicast instances, one VIP each, advert_int 1: a config
+    keepalived accepts too (a VRID is unique per interface, 1..255)."""
+    if not 1 <= vrids <= 255:
+        raise ValueError("VRIDs go from 1 to 255")
+    parts = ["global_defs {\n   router_id BENCH\n   enable_script_security\n"
+             "   script_user root root\n}\n"]
+    for i in range(interfaces):
+        ifname = check_ifname(i)
+        for v in range(1, vrids + 1):
+            parts.append(
+                f"vrrp_instance VI_{ifname}_{v} {{\n    state BACKUP\n    interface {ifname}\n"
+                f"    virtual_router_id {v}\n    advert_int 1\n    priority 100\n"
+                f"    virtual_ipaddress {{\n        10.{100 + i}.{v}.1/32 dev {ifname}\n"
+                "    }\n}\n")
+    return "\n".join(parts)

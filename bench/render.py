@@ -23,8 +23,16 @@ STEP_ROWS = [  # (metric, text)
 PULL_TOLERANCE = 0.010
 PING_STEP = 0.010  # the client pings every 10 ms: outages differ by a step for nothing
 STOP_OUTAGE_TARGET = 0.050
-JITTER_TARGET_MS = {"idle": 5.0, "busy": 20.0}
-CPU_RATIO, RSS_RATIO = 2.0, 2.5
+# Issue 16's targets.
+LATENESS_TARGET_MS = {"idle": 1.0, "busy": 5.0}
+CPU_RATIO = 1.0  # ours / keepalived, 200 instances
+RSS_TARGET_MIB = 35.0  # 200 instances
+START_SLACK_ALL = 0.5  # start → all VIPs of the largest size, past the master-down interval
+START_SLACK_ONE = 0.3  # the same for one instance
+# keepalived 2.4.3's `-t` on the 5000-instance config as issue 16 measured it; Debian has
+# 2.2.7, measured beside ours but not the yardstick.
+KEEPALIVED_243_CHECK_S = 0.34
+CHECK_RATIO = 2.0
 
 
 def ms(value: float | None) -> str:
@@ -83,30 +91,44 @@ def failover_rows(variant_key: str, ours: list[dict], theirs: list[dict],
 
 
 def jitter_rows(jitter: dict) -> list[list[str]]:
-    """Advert timing rows: p50, p99 and max of |interval - 50 ms|."""
+    """Advert timing rows per load: lateness p99 (max), judged; then |interval − 50 ms|."""
     rows = []
+    cores = jitter.get("cores")
     for load in ("idle", "busy"):
-        ours, theirs = jitter.get(load, {}).get("ours", {}), jitter.get(load, {}).get(
-            "keepalived", {})
-        for key, name in (("p50_ms", "p50"), ("p99_ms", "p99"), ("max_ms", "max")):
-            target, ok = "", None
-            if key == "p99_ms":
-                target = f"< {JITTER_TARGET_MS[load]:g} ms"
-                ok = None if key not in ours else ours[key] < JITTER_TARGET_MS[load]
-            label = "one core busy" if load == "busy" else "idle"
-            rows.append([f"advert jitter, v3 50 ms, {label}",
-                         f"{name} of \\|interval − 50 ms\\| ({ours.get('samples', 0)} "
-                         f"/ {theirs.get('samples', 0)} intervals)", target,
-                         _jms(ours.get(key)), _jms(theirs.get(key)), _verdict(ok)])
+        ours = jitter.get(load, {}).get("ours", {})
+        theirs = jitter.get(load, {}).get("keepalived", {})
+        if load == "idle":
+            label = "idle"
+        else:
+            label = ("both cores busy" if cores == 2 else
+                     f"all {cores} cores busy" if cores else "every core busy")
+            label += " (a nice-0 busy loop pinned to each core)"
+        scenario = f"adverts, v3 50 ms, {label}"
+        counts = f"{ours.get('samples', 0)} / {theirs.get('samples', 0)} intervals"
+        target = LATENESS_TARGET_MS[load]
+        p99 = ours.get("late_p99_ms")
+        rows.append([scenario, f"lateness p99 (max) of max(0, interval − 50 ms) ({counts})",
+                     f"≤ {target:g} ms", _late(ours), _late(theirs),
+                     _verdict(None if p99 is None else p99 <= target)])
+        rows.append([scenario, "\\|interval − 50 ms\\| p50 / p99 / max", "", _dev(ours),
+                     _dev(theirs), "-"])
     return rows
 
 
-def _jms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f} ms"
+def _late(got: dict) -> str:
+    if got.get("late_p99_ms") is None:
+        return "-"
+    return f"{got['late_p99_ms']:.2f} ms ({got['late_max_ms']:.2f} ms)"
+
+
+def _dev(got: dict) -> str:
+    if got.get("p99_ms") is None:
+        return "-"
+    return f"{got['p50_ms']:.2f} / {got['p99_ms']:.2f} / {got['max_ms']:.2f} ms"
 
 
 def scale_rows(scale: dict, down: float) -> list[list[str]]:
-    """CPU, RSS (PSS) and start-up time at each size."""
+    """CPU, RSS (PSS) and start-up time at each size; the imports' RSS after the largest."""
     rows = []
     ours, theirs = scale.get("ours", {}), scale.get("keepalived", {})
     sizes = sorted({int(n) for n in list(ours) + list(theirs)})
@@ -114,29 +136,49 @@ def scale_rows(scale: dict, down: float) -> list[list[str]]:
     for n in sizes:
         a, b = ours.get(n) or ours.get(str(n)) or {}, theirs.get(n) or theirs.get(str(n)) or {}
         label = f"{n} instance{'s' if n > 1 else ''}, advert_int 1"
-        cpu_target = cpu_ok = rss_target = rss_ok = None
+        cpu_target = rss_target = ""
+        cpu_ok = rss_ok = None
         if n == largest:
             r = ratio(a.get("cpu_pct"), b.get("cpu_pct"))
-            cpu_target = f"≤ {CPU_RATIO:g}× keepalived"
+            cpu_target = f"≤ {CPU_RATIO:.1f}× keepalived"
             cpu_ok = None if r is None else r <= CPU_RATIO
-            r = ratio(a.get("rss_mib"), b.get("rss_mib"))
-            rss_target = f"≤ {RSS_RATIO:g}× keepalived"
-            rss_ok = None if r is None else r <= RSS_RATIO
-        rows.append([label, "CPU, % of one core over the steady window", cpu_target or "",
+            rss_target = f"RSS ≤ {RSS_TARGET_MIB:g} MiB"
+            rss_ok = None if a.get("rss_mib") is None else a["rss_mib"] <= RSS_TARGET_MIB
+        window = a.get("window_s") or b.get("window_s")
+        rows.append([label, "CPU, % of one core over the steady window"
+                     + (f" ({window:.0f} s)" if window else ""), cpu_target,
                      _pct(a.get("cpu_pct"), b.get("cpu_pct")), _pct(b.get("cpu_pct")),
                      _verdict(cpu_ok)])
-        rows.append([label, "RSS (PSS), MiB, master side", rss_target or "",
+        rows.append([label, "RSS (PSS), MiB, master side", rss_target,
                      _mib(a, b), _mib(b), _verdict(rss_ok)])
+        if n == largest and scale.get("imports"):
+            rows.append([label, _imports_label(scale["imports"]), "shown",
+                         _imports(scale["imports"]), "-", "-"])
         va, vb = a.get("all_vips_reps", [a.get("all_vips")]), b.get("all_vips_reps",
                                                                       [b.get("all_vips")])
+        slack = START_SLACK_ALL if n == largest else START_SLACK_ONE if n == 1 else None
         target, ok = "", None
-        if n == largest:
-            target = f"≤ MD + 1 s = {ms(down + 1)}"
+        if slack is not None:
+            target = f"≤ MD + {slack:g} s = {ms(down + slack)}"
             med = _median(va)
-            ok = None if med is None else med <= down + 1
-        rows.append([label, f"start → all {n} VIPs on the master", target, cell(va), cell(vb),
-                     _verdict(ok)])
+            ok = None if med is None else med <= down + slack
+        measure = (f"start → all {n} VIPs on the master" if n > 1
+                   else "start → the VIP on the master")
+        rows.append([label, measure, target, cell(va), cell(vb), _verdict(ok)])
     return rows
+
+
+def _imports_label(imp: dict) -> str:
+    mods = " + ".join(f"`{m}`" for m in imp.get("modules", []))
+    return (f"of that RSS, the daemon's imports ({mods}) in a fresh python: pyroute2's share "
+            f"(growth while its {imp.get('pyroute2_modules', 0)} modules ran, stdlib they "
+            "loaded included) of all imports; python alone beside")
+
+
+def _imports(imp: dict) -> str:
+    init = "; its package `__init__` ran" if imp.get("pyroute2_package_init") else ""
+    return (f"pyroute2 {imp['pyroute2_mib']:.1f} of {imp['imports_mib']:.1f} MiB "
+            f"(python alone {imp['bare_mib']:.1f}{init})")
 
 
 def _pct(value: float | None, other: float | None = None) -> str:
@@ -155,10 +197,11 @@ def _mib(a: dict, b: dict | None = None) -> str:
 
 
 def config_rows(config: dict) -> list[list[str]]:
-    """Parse time of the 255 × 20 file."""
+    """Parse time of the 255 × 20 file; ``-t`` on 5000 instances against issue 16's target."""
     rows = []
     parse = config.get("parse") or {}
     cli = config.get("cli") or {}
+    large = config.get("cli_large") or {}
     if parse:
         rows.append(["config, 255 instances × 20 VIPs", "parse + checks in-process, median",
                      f"< {parse.get('target_ms', 100):g} ms", f"{parse['median_ms']:.1f} ms",
@@ -166,9 +209,28 @@ def config_rows(config: dict) -> list[list[str]]:
     if cli:
         o, k = cli.get("ours", {}), cli.get("keepalived", {})
         rows.append(["config, 255 instances × 20 VIPs", "`-t` wall time (process included)", "",
-                     f"{o.get('median_ms', 0):.0f} ms ({o.get('max_ms', 0):.0f})",
-                     f"{k.get('median_ms', 0):.0f} ms ({k.get('max_ms', 0):.0f})", "-"])
+                     _cli(o), _cli(k), "-"])
+    if large:
+        o, k = large.get("ours", {}), large.get("keepalived", {})
+        limit = CHECK_RATIO * KEEPALIVED_243_CHECK_S
+        ok = None
+        if o.get("median_ms") is not None:
+            ok = o.get("exit_codes") == [0] and o["median_ms"] <= limit * 1000
+        rows.append([f"config, {large.get('instances', 5000)} instances (20 interfaces × 250 "
+                     "VRIDs, one VIP each, advert_int 1)",
+                     "`-t` wall time (process included); keepalived here is Debian's 2.2.7",
+                     f"≤ {CHECK_RATIO:g}× keepalived 2.4.3's {KEEPALIVED_243_CHECK_S:g} s "
+                     f"(issue 16's measurement) = {ms(limit)}", _cli(o), _cli(k),
+                     _verdict(ok)])
     return rows
+
+
+def _cli(got: dict) -> str:
+    if got.get("median_ms") is None:
+        return "-"
+    text = f"{got['median_ms']:.0f} ms ({got.get('max_ms', 0):.0f})"
+    codes = [c for c in got.get("exit_codes", [0]) if c != 0]
+    return text + (f", exit {'/'.join(map(str, codes))}" if codes else "")
 
 
 HEADER = ["Scenario", "Measure", "Target", "astlinux-ha", "keepalived", "Met"]

@@ -117,9 +117,141 @@ def test_render_whole_report():
     }
     text = render.render(results)
     assert "| v3, 50 ms, unicast | client outage, graceful stop | < 50 ms |" in text
-    assert "2.00 % (2.0×)" in text and "**no**" in text  # CPU ratio 2.0 ok, RSS 3.1x not
+    assert "2.00 % (2.0×)" in text and "**no**" in text  # CPU ratio 2.0 and RSS 40 MiB miss
     assert "master ours, backup keepalived" in text
     assert text.count("\n| ---") == 2
+
+
+def _rows(rows):
+    return {(r[0], r[1]): r for r in rows}
+
+
+def test_lateness_counts_only_late_intervals():
+    from bench.jitter import lateness
+
+    times = [0.0, 0.050, 0.106, 0.150, 0.200]  # 50, 56, 44, 50 ms
+    late = lateness(times, 0.05)
+    assert late["late_max_ms"] == pytest.approx(6.0)
+    # the early 44 ms interval is not late (it is jitter)
+    assert late["late_p50_ms"] == pytest.approx(0.0, abs=1e-9)
+    assert stats.jitter(times, 0.05)["p50_ms"] == pytest.approx(3.0)
+    with pytest.raises(ValueError):
+        lateness([1.0], 0.05)
+
+
+def test_advert_rows_judge_lateness_idle_and_all_cores_busy():
+    def got(p99, late_max=2.0):
+        return {"late_p50_ms": 0.1, "late_p99_ms": p99, "late_max_ms": late_max,
+                "p50_ms": 0.3, "p99_ms": 1.5, "max_ms": 2.5, "samples": 199}
+
+    jitter = {"cores": 2, "idle": {"ours": got(1.0), "keepalived": got(0.4)},
+              "busy": {"ours": got(5.01), "keepalived": got(0.7)}}
+    rows = render.jitter_rows(jitter)
+    assert len(rows) == 4
+    idle, idle_dev, busy, busy_dev = rows
+    assert idle[0] == "adverts, v3 50 ms, idle"
+    assert busy[0].startswith("adverts, v3 50 ms, both cores busy")
+    assert "lateness p99" in idle[1] and "199 / 199 intervals" in idle[1]
+    assert (idle[2], idle[5]) == ("≤ 1 ms", "yes")  # the bound itself is met
+    assert (busy[2], busy[5]) == ("≤ 5 ms", "**no**")
+    assert idle[3:5] == ["1.00 ms (2.00 ms)", "0.40 ms (2.00 ms)"]
+    assert idle_dev[3] == "0.30 / 1.50 / 2.50 ms" and idle_dev[5] == "-"
+    jitter["busy"]["ours"] = {}  # a failed measurement is no verdict
+    assert render.jitter_rows(jitter)[2][3:] == ["-", "0.70 ms (2.00 ms)", "-"]
+
+
+def _scale(cpu=0.7, rss=34.9, start200=(4.0, 4.05), start1=(3.85,)):
+    md = stats.master_down_interval(1.0, 100, 2)
+    ours = {"1": {"cpu_pct": 0.1, "rss_mib": 30.0, "pss_mib": 25.0,
+                  "all_vips_reps": list(start1)},
+            "50": {"cpu_pct": 0.3, "rss_mib": 31.0, "pss_mib": 26.0, "all_vips_reps": [4.0]},
+            "200": {"cpu_pct": cpu, "rss_mib": rss, "pss_mib": 30.0,
+                    "all_vips_reps": list(start200)}}
+    theirs = {k: {"cpu_pct": 0.7, "rss_mib": 13.0, "pss_mib": 8.0, "all_vips_reps": [3.65]}
+              for k in ours}
+    imports = {"bare_mib": 10.66, "imports_mib": 26.86, "pyroute2_mib": 10.2,
+               "pyroute2_modules": 163, "modules": ["astlinux_ha.cli", "astlinux_ha.daemon"]}
+    return {"ours": ours, "keepalived": theirs, "master_down": md, "imports": imports}, md
+
+
+def test_scale_rows_carry_issue_16_targets():
+    scale, md = _scale()
+    rows = _rows(render.scale_rows(scale, md))
+    big = "200 instances, advert_int 1"
+    cpu = rows[(big, "CPU, % of one core over the steady window")]
+    assert cpu[2:] == ["≤ 1.0× keepalived", "0.70 % (1.0×)", "0.70 %", "yes"]
+    rss = rows[(big, "RSS (PSS), MiB, master side")]
+    assert rss[2] == "RSS ≤ 35 MiB" and rss[5] == "yes"
+    start = rows[(big, "start → all 200 VIPs on the master")]
+    assert start[2] == f"≤ MD + 0.5 s = {render.ms(md + 0.5)}" and start[5] == "yes"
+    one = rows[("1 instance, advert_int 1", "start → the VIP on the master")]
+    assert one[2] == f"≤ MD + 0.3 s = {render.ms(md + 0.3)}" and one[5] == "yes"
+    assert one[3] == "3850 ms" and one[4] == "3650 ms"
+    share = [r for k, r in rows.items() if k[0] == big and "pyroute2's share" in k[1]]
+    assert len(share) == 1 and "`astlinux_ha.cli` + `astlinux_ha.daemon`" in share[0][1]
+    assert "163 modules" in share[0][1]
+    assert share[0][3] == "pyroute2 10.2 of 26.9 MiB (python alone 10.7)"
+    scale["ours"]["200"]["window_s"] = 30.0
+    cpu_rows = [r for r in render.scale_rows(scale, md) if r[0] == big and "CPU" in r[1]]
+    assert cpu_rows[0][1] == "CPU, % of one core over the steady window (30 s)"
+    scale["imports"]["pyroute2_package_init"] = True
+    share = [r for r in render.scale_rows(scale, md) if "pyroute2's share" in r[1]]
+    assert share[0][3].endswith("(python alone 10.7; its package `__init__` ran)")
+    # the middle size shows the trend only
+    assert all(r[5] == "-" for k, r in rows.items() if k[0].startswith("50 "))
+
+    scale, md = _scale(cpu=0.71, rss=35.1, start200=(4.2, 4.0, 4.15), start1=(3.95, 3.9, 4.0))
+    rows = _rows(render.scale_rows(scale, md))
+    assert rows[(big, "CPU, % of one core over the steady window")][5] == "**no**"
+    assert rows[(big, "RSS (PSS), MiB, master side")][5] == "**no**"
+    assert rows[(big, "start → all 200 VIPs on the master")][5] == "**no**"
+    assert rows[("1 instance, advert_int 1", "start → the VIP on the master")][5] == "**no**"
+
+
+def _config(ours_ms, codes=(0,)):
+    return {"cli_large": {"instances": 5000,
+                          "ours": {"median_ms": ours_ms, "max_ms": ours_ms + 20,
+                                   "exit_codes": list(codes)},
+                          "keepalived": {"median_ms": 330.0, "max_ms": 340.0,
+                                         "exit_codes": [0]}}}
+
+
+def test_check_row_for_5000_instances_against_twice_keepalived_243():
+    (row,) = render.config_rows(_config(680.0))
+    assert row[0].startswith("config, 5000 instances (20 interfaces × 250 VRIDs")
+    assert "2.2.7" in row[1]
+    assert row[2] == "≤ 2× keepalived 2.4.3's 0.34 s (issue 16's measurement) = 680 ms"
+    assert row[3:] == ["680 ms (700)", "330 ms (340)", "yes"]
+    assert render.config_rows(_config(681.0))[0][5] == "**no**"
+    rejected = render.config_rows(_config(120.0, codes=(0, 1)))[0]
+    assert rejected[3] == "120 ms (140), exit 1" and rejected[5] == "**no**"
+
+
+def test_check_conf_is_5000_instances_keepalived_would_take(tmp_path):
+    from astlinux_ha.config import check
+    from bench.configs import check_conf
+
+    path = tmp_path / "k.conf"
+    path.write_text(check_conf())
+    result = check(str(path))
+    assert result.config is not None
+    instances = result.config.instances
+    assert len(instances) == 5000
+    pairs = {(i.interface, i.virtual_router_id) for i in instances}
+    assert len(pairs) == 5000 and max(v for _, v in pairs) <= 255
+    assert len({i.interface for i in instances}) == 20
+
+
+def test_imports_probe_finds_pyroute2_in_the_daemons_imports():
+    from bench import imports
+
+    got = imports.measure(runs=1)
+    assert got["pyroute2_modules"] > 0
+    assert 0 < got["pyroute2_mib"] < got["imports_mib"]
+    none = imports.measure(("astlinux_ha.config",), runs=1)
+    assert none["pyroute2_modules"] == 0 and none["pyroute2_mib"] == 0
+    whole = imports.measure(("pyroute2",), runs=1)
+    assert whole["pyroute2_package_init"] and whole["pyroute2_mib"] > 0
 
 
 KEEPALIVED_STATS = """\
