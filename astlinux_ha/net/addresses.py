@@ -15,10 +15,9 @@ import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pyroute2.netlink.exceptions import NetlinkError
-
 from .interfaces import IFA_F_NODAD, IFA_F_NOPREFIXROUTE, if_address_from_msg
 from .netlink import Netlink, describe_error
+from .pyroute2_lite import NetlinkError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

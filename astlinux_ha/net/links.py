@@ -26,17 +26,16 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl import (
+from .interfaces import IFF_LOWER_UP, IFF_UP, if_address_from_msg, link_is_up
+from .pyroute2_lite import (
     RTMGRP_IPV4_IFADDR,
     RTMGRP_IPV4_ROUTE,
     RTMGRP_IPV6_IFADDR,
     RTMGRP_IPV6_ROUTE,
     RTMGRP_LINK,
+    AsyncIPRoute,
+    NetlinkError,
 )
-
-from .interfaces import IFF_LOWER_UP, IFF_UP, if_address_from_msg, link_is_up
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -15,8 +15,7 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from .pyroute2_lite import AsyncIPRoute, NetlinkError
 
 
 class Netlink:

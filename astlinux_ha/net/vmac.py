@@ -39,9 +39,8 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-from pyroute2.netlink.exceptions import NetlinkError
-
 from .netlink import Netlink, describe_error
+from .pyroute2_lite import NetlinkError
 from .vrrp_socket import (
     IP_MTU_DISCOVER,
     IP_MULTICAST_ALL,

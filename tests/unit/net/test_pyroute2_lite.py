@@ -1,0 +1,77 @@
+"""The daemon loads only the pyroute2 it uses (issue 16's memory floor).
+
+Each check runs in a fresh interpreter: the test process itself has imported all of pyroute2
+long before (the lab's tooling uses its IPRoute), and sys.modules only ever grows.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[3] / "astlinux_ha"
+
+# What pyroute2's package __init__ drags in and the daemon never calls. (ssl is not among
+# them: asyncio imports it itself.)
+HEAVY = ("pyroute2.ndb", "pyroute2.ipdb", "pyroute2.ipset", "pyroute2.nftables",
+         "pyroute2.plan9", "sqlite3")
+
+
+def fresh(code: str) -> dict:
+    """Run ``code`` in a new interpreter; it prints one JSON value, returned here."""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_the_daemons_modules_do_not_load_pyroute2s_package_init() -> None:
+    got = fresh(
+        "import json, sys\n"
+        "import astlinux_ha.cli, astlinux_ha.daemon, astlinux_ha.supervisor\n"
+        "from pyroute2.iproute.linux import AsyncIPRoute\n"
+        "from astlinux_ha.net import netlink\n"
+        f"print(json.dumps({{'loaded': [m for m in {HEAVY!r} if m in sys.modules],\n"
+        "    'same_class': netlink.AsyncIPRoute is AsyncIPRoute}))\n")
+    assert got == {"loaded": [], "same_class": True}
+
+
+def test_pyroute2_stays_whole_for_code_that_asks_for_more() -> None:
+    # The lab's tooling shares an interpreter with the daemon's modules in the tests.
+    got = fresh(
+        "import json, sys\n"
+        "import astlinux_ha.net\n"
+        "from pyroute2 import config\n"
+        "before = 'pyroute2.ndb' in sys.modules\n"
+        "from pyroute2 import IPRoute, NDB\n"
+        "from pyroute2.iproute.linux import IPRoute as linux_IPRoute\n"
+        "print(json.dumps({'before': before, 'after': 'pyroute2.ndb' in sys.modules,\n"
+        "    'config': config is sys.modules['pyroute2.config'],\n"
+        "    'same': IPRoute is linux_IPRoute}))\n")
+    assert got == {"before": False, "after": True, "config": True, "same": True}
+
+
+def test_a_real_pyroute2_imported_first_is_used_as_it_is() -> None:
+    got = fresh(
+        "import json, pyroute2\n"
+        "from astlinux_ha.net import pyroute2_lite\n"
+        "print(json.dumps(pyroute2_lite.AsyncIPRoute is pyroute2.AsyncIPRoute))\n")
+    assert got is True
+
+
+def test_only_pyroute2_lite_imports_pyroute2() -> None:
+    # Any other module importing pyroute2 first, at any depth, runs the whole package __init__.
+    direct = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "pyroute2_lite.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            direct += [f"{path.relative_to(PACKAGE)}: {n}" for n in names
+                       if n == "pyroute2" or n.startswith("pyroute2.")]
+    assert direct == []
