@@ -55,6 +55,7 @@ _NOTIFY_KEYS = {
     "notify": "generic",
 }
 TIMER_MAX = 2**32 // 1_000_000  # keepalived keeps timers in microseconds in 32 bits
+_NO_NOTIFIES = Notifies()
 
 
 def _script_words(rep: Reporter, st: Statement) -> list[str] | None:
@@ -452,8 +453,9 @@ def read_instance(rep: Reporter, st: Statement, g: GlobalDefs) -> VrrpInstance |
         # Strict mode sends no repeat burst after a lower-priority advert unless asked to.
         garp.setdefault("lower_prio_delay", 0.0)
         garp.setdefault("lower_prio_repeat", 0)
-    f["garp"] = dataclasses.replace(g.garp, **garp)
-    f["notifies"] = Notifies(**notifies)
+    # Most instances set no garp_* and no notify: they share the global values' objects.
+    f["garp"] = dataclasses.replace(g.garp, **garp) if garp else g.garp
+    f["notifies"] = Notifies(**notifies) if notifies else _NO_NOTIFIES
     return VrrpInstance(name=st.args[0], where=st.where, explicit=frozenset(explicit), **f)
 
 

@@ -66,6 +66,12 @@ _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
 MAX_BAD_LINES = 10  # beyond this many unreadable lines the file is junk, not a config
 _WHITE = " \t\f\v\r\n"
 _BRACE_OR_QUOTE = re.compile(r'[{}"]')
+_BRACE_SPLIT = re.compile(r"([{}])")
+# What sends a line through the full reader: comments, quotes, escapes and continuations,
+# carriage returns, $ definitions and @ID selection.
+_SPECIAL = re.compile(r'[#!"\\\r$@]')
+# Location and Line built without their Python-level __new__ (one of each per line).
+_new = tuple.__new__
 _BRACE_OR_COMMA = re.compile(r"[{},]")
 _INCLUDE_VARIANTS = ("include", "includer", "includem", "includew", "includeb", "includea")
 # What each variant makes a config error, as lib/parser.c's include_t bits (keepalived 2.4.3):
@@ -512,37 +518,51 @@ class _Reader:
             )
             return
         text = data.decode("utf-8", errors="surrogateescape")
+        # A text without any character that needs decommenting, quoting, joining or $/@
+        # handling (most configs) is judged once here instead of line by line.
+        plain = text.isascii() and _SPECIAL.search(text) is None
         # A continued line's pieces, joined once at its end: rebuilding the line at each
         # piece made a 2 MiB continued line quadratic (77 s).
         pending: list[str] = []
         pending_line = 0
         bad_lines = 0
         lines = self.lines
+        append = lines.append
         for number, raw in enumerate(text.split("\n"), start=1):
             if not number & 4095 and len(lines) > MAX_LINES:
                 self.over_line_cap()
                 return
-            if (
+            if len(raw) <= MAX_LINE and (plain or (
                 not pending
                 and raw.isascii()
-                and len(raw) <= MAX_LINE
                 # chained 'in' tests: several times cheaper than a regex or set test here
                 and "#" not in raw
                 and "!" not in raw
                 and '"' not in raw
                 and "\\" not in raw
-                and "{" not in raw
-                and "}" not in raw
                 and "\r" not in raw
                 and "$" not in raw
                 and "@" not in raw
-            ):
-                # Fast path for the common line: nothing to decomment, quote or pair up.
+            )):
+                # Fast path for the common line: nothing to decomment, quote or expand.
                 words = raw.split()
-                if words and words[0] not in _INCLUDE_VARIANTS:
-                    lines.append(Line(tuple(words), raw.strip(" \t"), Location(path, number)))
-                    continue
                 if not words:
+                    continue
+                if words[0] not in _INCLUDE_VARIANTS:
+                    where = _new(Location, (path, number))
+                    if "{" not in raw and "}" not in raw:
+                        append(_new(Line, (tuple(words), raw.strip(" \t"), where)))
+                        continue
+                    # Braces without quotes: each one a line of its own, as handle() does.
+                    for piece in _BRACE_SPLIT.split(raw):
+                        piece = piece.strip(" \t")
+                        if piece:
+                            words = piece.split()
+                            if words:
+                                append(_new(Line, (tuple(words), piece, where)))
+                                if len(lines) > MAX_LINES:
+                                    self.over_line_cap()
+                                    return
                     continue
             raw = raw.rstrip("\r")
             if not raw and not pending:

@@ -25,6 +25,8 @@ from .lexer import Line
 # keepalived's deepest real block is ~5 levels (virtual_server > real_server > HTTP_GET > url);
 # past this, a block is skipped whole with one error instead of one per unclosed level.
 MAX_BLOCK_DEPTH = 32
+# Statements built without NamedTuple's Python-level __new__ and _replace: one per line.
+_new = tuple.__new__
 
 
 class Statement(NamedTuple):
@@ -108,7 +110,7 @@ def parse_lines(
                 opened.pop()
             can_open = False
         else:
-            current.append(Statement(words, text, where))
+            current.append(_new(Statement, (words, text, where, None)))
             can_open = True
     if skipping and skipped is not None and not truncated:
         problems.append(
@@ -141,5 +143,5 @@ def _close(
     """End the innermost block; its statements become the owner's block."""
     enclosing, owner = stack.pop()
     if owner is not None:
-        enclosing.append(owner._replace(block=tuple(children)))
+        enclosing.append(_new(Statement, (owner.words, owner.text, owner.where, tuple(children))))
     return enclosing

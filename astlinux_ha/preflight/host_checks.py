@@ -25,27 +25,35 @@ def _exists(name: str) -> bool:
     return True
 
 
-def _named_interfaces(config: Config) -> Iterator[tuple[str, str, Location]]:
-    """(interface, what names it, where) for every interface the config refers to."""
+def _named_interfaces(config: Config) -> Iterator[tuple[str, str, object, Location]]:
+    """(interface, what names it, whose, where) for every interface the config refers to;
+    ``what.format(whose)`` says it in words (only built for the interfaces reported)."""
     for inst in config.instances:
         if inst.interface is not None:
-            yield inst.interface, f"vrrp_instance {inst.name}", inst.where
+            yield inst.interface, "vrrp_instance {}", inst.name, inst.where
         for track in inst.track_interfaces:
-            yield track.name, f"track_interface of {inst.name}", track.where
+            yield track.name, "track_interface of {}", inst.name, track.where
         for vip in (*inst.virtual_ipaddresses, *inst.virtual_ipaddresses_excluded):
             if vip.device is not None:
-                yield vip.device, f"ip address {vip.address}", vip.where
+                yield vip.device, "ip address {}", vip.address, vip.where
 
 
 def interface_problems(
     config: Config, exists: Callable[[str], bool] = _exists
 ) -> tuple[Problem, ...]:
     """A warning for each reference to an interface this host does not have."""
-    return tuple(
-        Problem(where, Severity.WARNING, f"interface {name} for {what} doesn't exist")
-        for name, what, where in _named_interfaces(config)
-        if not exists(name)
-    )
+    # Each name asked once: a big config names the same few interfaces thousands of times,
+    # and every lookup is a system call.
+    known: dict[str, bool] = {}
+    missing = []
+    for name, what, whose, where in _named_interfaces(config):
+        found = known.get(name)
+        if found is None:
+            found = known[name] = exists(name)
+        if not found:
+            missing.append(Problem(where, Severity.WARNING,
+                                   f"interface {name} for {what.format(whose)} doesn't exist"))
+    return tuple(missing)
 
 
 # AstLinux's firewall: custom rules an admin adds by hand (the guide's "Firewall" section).
