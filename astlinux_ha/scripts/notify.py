@@ -223,7 +223,15 @@ class _Event:
 
 
 class Notifier:
-    """Runs one instance's (or sync group's) notifies in the order its transitions happened."""
+    """Runs one instance's (or sync group's) notifies in the order its transitions happened.
+
+    One per instance, and most instances have no script: the queue, its worker and the set of
+    stragglers exist only from the first script on (issue 16: an idle asyncio Queue with its
+    Event is ~3.5 KiB, a sixth of an instance's memory).
+    """
+
+    __slots__ = ("kind", "name", "scripts", "fifos", "umask", "order_timeout", "_queue",
+                 "_worker", "_stragglers", "_hurry", "_wake")
 
     def __init__(
         self,
@@ -241,9 +249,9 @@ class Notifier:
         self.fifos = tuple(fifos)
         self.umask = umask
         self.order_timeout = order_timeout
-        self._queue: asyncio.Queue[_Event | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Event | None] | None = None  # with the worker
         self._worker: asyncio.Task[None] | None = None
-        self._stragglers: set[asyncio.subprocess.Process] = set()
+        self._stragglers: set[asyncio.subprocess.Process] | None = None
         self._hurry = False
         # Set while a non-STOP script is waited on, so hurry() can end the wait.
         self._wake: asyncio.Future[None] | None = None
@@ -257,24 +265,25 @@ class Notifier:
         if state not in FIFO_ONLY_EVENTS and (
             self.scripts.for_state(state) or (state in SCRIPT_STATES and self.scripts.generic)
         ):
-            if self._worker is None:
+            if self._queue is None:
+                self._queue = asyncio.Queue()
                 self._worker = asyncio.get_running_loop().create_task(
-                    self._run(), name=f"notify {self.name}"
+                    self._run(self._queue), name=f"notify {self.name}"
                 )
             self._queue.put_nowait(_Event(state, priority))
         line = fifo_line(self.kind, self.name, state, priority)
         for fifo in self.fifos:
             fifo.write(line)
 
-    async def _run(self) -> None:
-        while (event := await self._queue.get()) is not None:
+    async def _run(self, queue: asyncio.Queue[_Event | None]) -> None:
+        while (event := await queue.get()) is not None:
             try:
                 await self._run_event(event)
             except Exception:  # a broken notify must never stop later ones
                 log.exception("(%s) notify %s failed", self.name, event.state)
             finally:
-                self._queue.task_done()
-        self._queue.task_done()
+                queue.task_done()
+        queue.task_done()
 
     async def _run_event(self, event: _Event) -> None:
         commands = []
@@ -305,7 +314,7 @@ class Notifier:
                 await proc.wait()
             return
         if self._hurry:
-            self._stragglers.add(proc)
+            self._straggler(proc)
             return
         waiter = asyncio.ensure_future(proc.wait())
         self._wake = asyncio.get_running_loop().create_future()
@@ -324,6 +333,12 @@ class Notifier:
                 command.argv[0],
                 self.order_timeout,
             )
+        self._straggler(proc)
+
+    def _straggler(self, proc: asyncio.subprocess.Process) -> None:
+        """Hold a script left running: its Process and transport must outlive our wait for it."""
+        if self._stragglers is None:
+            self._stragglers = set()
         self._stragglers.add(proc)
 
     def hurry(self) -> None:
@@ -345,13 +360,15 @@ class Notifier:
 
     async def drain(self) -> None:
         """Wait until every notify queued so far has run (or been given up on)."""
-        if self._worker is not None:
+        if self._queue is not None:
             await self._queue.join()
 
     async def close(self) -> None:
         """Finish queued notifies, then stop the worker; stragglers are left as keepalived would."""
-        if self._worker is not None:
+        if self._queue is not None and self._worker is not None:
             self._queue.put_nowait(None)
             await self._worker
             self._worker = None
-        self._stragglers = {p for p in self._stragglers if p.returncode is None}
+            self._queue = None
+        if self._stragglers is not None:
+            self._stragglers = {p for p in self._stragglers if p.returncode is None} or None
