@@ -18,7 +18,7 @@ import sys
 
 import daemon as python_daemon
 
-from astlinux_ha import pidfile
+from astlinux_ha import pidfile, precise_loop
 from astlinux_ha.config import Config
 from astlinux_ha.logsetup import setup_logging
 from astlinux_ha.options import Options
@@ -99,7 +99,9 @@ def run(options: Options, config: Config, problems: tuple[str, ...] = ()) -> int
     log.info("Starting astlinux-ha VRRP daemon (pid %d), config %s", os.getpid(),
              options.config_file)
     try:
-        return asyncio.run(_serve(options, config, log, problems))
+        # The loop wakes at its timers to the microsecond (see precise_loop.py).
+        with asyncio.Runner(loop_factory=precise_loop.new_event_loop) as runner:
+            return runner.run(_serve(options, config, log, problems))
     except Exception:
         log.exception("fatal error")
         return EXIT_START_FAILED
