@@ -7,11 +7,11 @@ times a second. Here the masters that share an advert interval share a grid of d
 
 A deadline joins the latest grid point not after it: an advert may go out earlier than the
 instance asked, never later, so no RFC timer is stretched. A master's periodic re-arm (now +
-interval, asked at a grid point) lands on the next grid point exactly, so once aligned, an
-instance stays aligned; only a deadline armed off the grid (a new mastership, or the advert
-sent at once for a priority change or a reload) moves, by less than one interval. A key alone
-on its grid moves the grid instead, so a lone instance keeps the exact timing it would have
-had with a timer of its own.
+interval, asked when a grid point fired) lands on the next grid point exactly, so an instance
+stays aligned, and a late wake-up does not delay the adverts after it; only a deadline armed
+off the grid (a new mastership, or the advert sent at once for a priority change or a reload)
+moves, by less than one interval. A key alone on its grid moves the grid instead, so a lone
+instance keeps the timing it would have had with a timer of its own, less the drift.
 
 Only the scheduling is here; what an instance does when its advert is due is its own.
 """
@@ -84,14 +84,18 @@ class _Grid:
         self.slots: dict[int, dict[Hashable, _Entry]] = {}
         self._handle: Handle | None = None
         self._handle_slot: int | None = None
+        # The key whose callback runs now: its re-arm is periodic and keeps the grid, so a
+        # late wake-up does not push every later advert back (no drift).
+        self._firing: Hashable | None = None
 
     def slot_of(self, at: float) -> int:
         return math.floor((at - self.origin) / self.interval + _SLACK)
 
     def arm(self, key: Hashable, at: float, callback: Callable[[], Any]) -> _Entry:
         entry = self.entries.get(key)
-        if len(self.entries) == (entry is not None):
-            # Alone on the grid: the grid follows this key, whose timing stays its own.
+        if key is not self._firing and len(self.entries) == (entry is not None):
+            # Alone on the grid and off its beat (a new mastership, an advert sent at once):
+            # the grid follows this key, whose timing stays its own.
             if entry is not None:
                 self._unslot(entry)
             self.origin = at
@@ -143,7 +147,11 @@ class _Grid:
             # Off the grid before its callback runs: the callback re-arms (or not) itself.
             if self.entries.get(key) is entry and entry.slot == slot:
                 del self.entries[key]
-                entry.callback()
+                self._firing = key
+                try:
+                    entry.callback()
+                finally:
+                    self._firing = None
         if not self.entries:
             self._cancel_handle()
             self.owner._drop(self)

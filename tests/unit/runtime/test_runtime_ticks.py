@@ -141,3 +141,18 @@ def test_random_arms_are_never_late_and_never_more_than_an_interval_early():
     assert not asked
     assert clock.pending() == [] and ticks.grids() == {}
 
+
+
+def test_a_late_wake_up_does_not_push_the_next_adverts_back():
+    clock, log = FakeClock(0.0), []
+    ticks = AdvertTicks(clock)
+    a = Periodic(ticks, clock, "a", 0.05, log)
+
+    def late_due() -> None:
+        log.append(("a", clock.time()))
+        clock.now += 0.004 if len(log) == 2 else 0.0003  # the loop woke late, once badly
+        a.ticks.call_at("a", 0.05, clock.now + 0.05, late_due)
+
+    ticks.call_at("a", 0.05, 0.05, late_due)
+    clock.advance(0.26)
+    assert sent(log, "a") == [0.05, 0.1, 0.15, 0.2, 0.25]
