@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from astlinux_ha.config.argv import CommandSyntaxError, split_command
 from astlinux_ha.config.model import Config, Notifies, ScriptCommand
 from astlinux_ha.problems import Problem, Severity
-from astlinux_ha.scripts import security as sec
 from astlinux_ha.scripts import users
+
+if TYPE_CHECKING:
+    from astlinux_ha.scripts import security as sec
 
 _NOTIFY_KINDS = (
     ("master", "notify_master"),
@@ -103,6 +106,9 @@ def check_scripts(config: Config) -> ScriptReport:
     ]
     if not scripts:
         return ScriptReport((), tuple(problems))
+    # Loaded only for a config with scripts: it takes 17 ms to import (ctypes, libc).
+    from astlinux_ha.scripts import security as sec
+
     checks: list[ScriptCheck] = []
     verdicts: list[sec.CheckedScript] = []
     for item in scripts:
@@ -131,6 +137,8 @@ def _check_one(
     found = list(resolved.problems)
     if resolved.user is None:
         return ScriptCheck(item, argv, None, None), found
+    from astlinux_ha.scripts import security as sec
+
     verdict = sec.check_script(
         argv[0], resolved.user.uid, resolved.user.gid, security_enabled=security
     )
