@@ -34,7 +34,6 @@ from astlinux_ha.runtime.demux import (
     link_event,
     route_owners,
     track_event,
-    tracking,
     vip_owners,
 )
 from astlinux_ha.runtime.plan import HostFacts, ScriptPlan
@@ -73,6 +72,25 @@ class Runtime:
         self.groups: dict[str, SyncGroupRunner] = {}
         self.tracks: dict[str, Any] = {}
         self.fifos: list[Any] = []
+        # (kind, name) -> the instances tracking it, built on the first event after a change
+        # of runners: walking every instance's tracks per event made each of a 200-instance
+        # takeover's address events cost O(instances).
+        self._tracking: dict[tuple[TrackKind, str], tuple[str, ...]] | None = None
+
+    def add(self, name: str, runner: InstanceRunner) -> None:
+        """Run ``runner`` as instance ``name``."""
+        self.runners[name] = runner
+        self._tracking = None
+
+    def tracking(self, kind: TrackKind, name: str) -> tuple[str, ...]:
+        """The instances that track ``kind`` ``name``, in the runners' order."""
+        if self._tracking is None:
+            index: dict[tuple[TrackKind, str], dict[str, None]] = {}
+            for inst, runner in self.runners.items():
+                for spec in runner.params.tracks:
+                    index.setdefault((spec.kind, spec.name), {})[inst] = None
+            self._tracking = {key: tuple(names) for key, names in index.items()}
+        return self._tracking.get((kind, name), ())
 
     def notifiers(self, names: Iterable[str] | None = None) -> list[Any]:
         """The notifiers of instances ``names`` (all by default), then every group's."""
@@ -270,16 +288,19 @@ class Supervisor:
             self.log.warning(line)
         self._umask = umask = self.options.umask_for(config)
         rt.fifos = await self._open_fifos(P.fifos(config, scripts), umask)
+        # Each interface is read once per start or reload, not once per instance: 200
+        # instances on eth0 made 600 netlink dumps of the same interface (issue 16).
+        interfaces: dict[str, Any] = {}
         for inst in config.instances:
             runner = keep.get(inst.name)
             if runner is not None:
                 # Kept for its state, never for its scripts: today's verdicts, today's FIFOs.
                 runner.notifier.rescript(scripts.notify_scripts(inst.notifies), rt.fifos)
             else:
-                runner = await self._build_runner(config, inst, scripts, rt.fifos)
+                runner = await self._build_runner(config, inst, scripts, rt.fifos, interfaces)
                 if runner is None:
                     continue
-            rt.runners[inst.name] = runner
+            rt.add(inst.name, runner)
         for group, members in P.groups(config, rt.runners):
             notifier = self.edges.notifier("GROUP", group.name, scripts.notify_scripts(
                 group.notifies), fifos=rt.fifos, umask=umask)
@@ -311,9 +332,10 @@ class Supervisor:
         return HostFacts(up, frozenset(str(a) for a, _ in self.watcher.addresses(None)))
 
     async def _build_runner(self, config: cfg.Config, inst: cfg.VrrpInstance,
-                            scripts: ScriptPlan, fifos: list[Any]) -> InstanceRunner | None:
+                            scripts: ScriptPlan, fifos: list[Any],
+                            interfaces: dict[str, Any]) -> InstanceRunner | None:
         plan = P.plan(config, inst, scripts.usable)
-        source = await self._source_for(inst, plan)
+        source = await self._source_for(inst, plan, interfaces)
         if plan.vmac is not None and not await self._open_vmac(inst.name, plan.vmac):
             return None
         key = P.socket_key(inst, source)
@@ -369,11 +391,17 @@ class Supervisor:
             self.log.warning("(%s) VMAC %s: %s", runner.name, spec.ifname, problem)
         self.log.info("(%s) Success removing VMAC interface %s", runner.name, spec.ifname)
 
-    async def _source_for(self, inst: cfg.VrrpInstance, plan: P.InstancePlan) -> Any:
+    async def _source_for(self, inst: cfg.VrrpInstance, plan: P.InstancePlan,
+                          interfaces: dict[str, Any]) -> Any:
+        """The address ``inst`` advertises from: its configured one, else its interface's
+        primary IPv4 (or link-local IPv6) address, read once per start into ``interfaces``."""
         configured = P.configured_source(inst)
         if configured is not None:
             return configured
-        info = await self.edges.interface(self.netlink, inst.interface or "")
+        ifname = inst.interface or ""
+        if ifname not in interfaces:
+            interfaces[ifname] = await self.edges.interface(self.netlink, ifname)
+        info = interfaces[ifname]
         exclude = tuple(v.address for v in plan.vips)
         if info is not None:
             addr = info.primary_ipv4(exclude) if plan.family == 4 else info.link_local_ipv6()
@@ -416,7 +444,7 @@ class Supervisor:
 
     def _deliver(self, kind: TrackKind, name: str, event: core.Event) -> None:
         runners = self.runtime.runners
-        for target in tracking({n: r.params.tracks for n, r in runners.items()}, kind, name):
+        for target in self.runtime.tracking(kind, name):
             runners[target].deliver(event)
 
     def _on_link(self, event: LinkEvent | AddressEvent | RouteEvent) -> None:
