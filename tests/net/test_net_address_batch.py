@@ -1,0 +1,131 @@
+"""VIPs set and removed in batches on a plain rtnetlink socket (issue 16: a 200-instance
+takeover), inside a namespace: each request means what pyroute2's did, every answer is read,
+and each failure is reported against its own VIP."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+
+import pytest
+
+from astlinux_ha.net import netlink
+from astlinux_ha.net.addresses import AddressManager, Vip, broadcast_for, scope_id
+from astlinux_ha.net.netlink import Netlink
+from lab.netns import NetnsLoop, Wire, sh
+
+pytestmark = [pytest.mark.root]
+
+A4 = ipaddress.ip_address("10.79.0.5")
+A6 = ipaddress.ip_address("fd79::5")
+VARIANTS = [
+    Vip(A4, 32, "eth0"),
+    Vip(A4, 32, "eth0", label="eth0:10"),
+    Vip(A4, 24, "eth0", broadcast=broadcast_for(A4, 24), scope=scope_id("link"),
+        label="eth0:11"),
+    Vip(A4, 24, "eth0", noprefixroute=True),
+    Vip(A4, 32, "eth0", scope=scope_id("host"), nodad=True),
+    Vip(A6, 64, "eth0", nodad=True),
+    Vip(A6, 128, "eth0", noprefixroute=True),
+    Vip(A6, 64, "eth0", scope=scope_id("site")),
+]
+
+
+@pytest.fixture
+def host():
+    wire = Wire()
+    try:
+        wire.build()
+        with NetnsLoop(wire.a) as loop:
+            nl = Netlink()
+            try:
+                yield wire, loop, nl, AddressManager(nl)
+            finally:
+                loop.call(nl.close)
+    finally:
+        wire.destroy()
+
+
+def shown(ns: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[str]:
+    family = "-4" if address.version == 4 else "-6"
+    out = sh("ip", "-n", ns, "-d", family, "addr", "show", "dev", "eth0").stdout
+    lines = out.splitlines()
+    # An address line and the lifetimes line after it.
+    return [f"{line.strip()} | {lines[i + 1].strip()}" for i, line in enumerate(lines)
+            if line.strip().startswith("inet") and f" {address}/" in line]
+
+
+def routes(ns: str) -> str:
+    return sh("ip", "-n", ns, "route", "show", "table", "all").stdout
+
+
+def pyroute2_args(vip: Vip, index: int) -> dict[str, object]:
+    """What the daemon asked pyroute2's addr("add") for before (issue 16)."""
+    args: dict[str, object] = {"index": index, "address": str(vip.address),
+                               "prefixlen": vip.prefixlen, "scope": vip.scope}
+    if vip.broadcast is not None:
+        args["broadcast"] = str(vip.broadcast)
+    if vip.label:
+        args["label"] = vip.label
+    flags = (0x02 if vip.nodad else 0) | (0x200 if vip.noprefixroute else 0)
+    if flags:
+        args["flags"] = flags
+    return args
+
+
+@pytest.mark.parametrize("vip", VARIANTS, ids=str)
+def test_an_address_reads_as_it_did_when_pyroute2_set_it(host, vip):
+    wire, loop, nl, mgr = host
+    index = loop.run(lambda: nl.ifindex("eth0"))
+    assert loop.run(lambda: nl.request("addr", "add", **pyroute2_args(vip, index))) == 0
+    before, before_routes = shown(wire.a, vip.address), routes(wire.a)
+    assert len(before) == 1
+    assert loop.run(lambda: mgr.remove_vips([vip])) == []
+    assert shown(wire.a, vip.address) == []
+    assert loop.run(lambda: mgr.add_vips([vip])) == []
+    assert shown(wire.a, vip.address) == before
+    assert routes(wire.a) == before_routes
+
+
+def test_a_batch_larger_than_one_datagram_sets_and_removes_every_vip(host):
+    wire, loop, nl, mgr = host
+    vips = [Vip(ipaddress.ip_address(f"10.80.{n // 250}.{n % 250 + 1}"), 32, "eth0")
+            for n in range(netlink.BATCH * 3 + 7)]
+    assert loop.run(lambda: mgr.add_vips(vips)) == []
+    out = sh("ip", "-n", wire.a, "-4", "addr", "show", "dev", "eth0").stdout
+    assert sum(f" {v.address}/32 " in out for v in vips) == len(vips)
+    assert loop.run(lambda: mgr.present_vips(vips)) == set(vips)
+    assert loop.run(lambda: mgr.add_vips(vips)) == []  # all there already: EEXIST is done
+    assert loop.run(lambda: mgr.remove_vips(vips)) == []
+    assert loop.run(lambda: mgr.present_vips(vips)) == set()
+    assert loop.run(lambda: mgr.remove_vips(vips)) == []  # all gone already
+    # Every answer was read: nothing is left for the next batch to take as its own.
+    raw = loop.call(lambda: nl._raw)
+    with pytest.raises(BlockingIOError):
+        raw.recv(65536)
+
+
+def test_each_failure_is_reported_against_its_own_vip(host):
+    _wire, loop, _nl, mgr = host
+    good = [Vip(ipaddress.ip_address(f"10.81.0.{n}"), 32, "eth0") for n in range(1, 101)]
+    # The kernel refuses an IPv4 prefix past 32 (EINVAL) wherever it sits in the batch, past
+    # the first datagram too; a missing interface never reaches the kernel.
+    bad = Vip(ipaddress.ip_address("10.81.2.1"), 33, "eth0")
+    ghost = Vip(ipaddress.ip_address("10.81.1.1"), 32, "nope0")
+    batch = [*good[:3], bad, *good[3:90], ghost, bad, *good[90:]]
+    failures = loop.run(lambda: mgr.add_vips(batch))
+    assert [(f.item, f.reason) for f in failures] == [
+        (ghost, "no interface nope0"),
+        (bad, f"Invalid argument ({errno.errorcode[errno.EINVAL]})"),
+        (bad, f"Invalid argument ({errno.errorcode[errno.EINVAL]})")]
+    assert loop.run(lambda: mgr.present_vips(good)) == set(good)
+
+
+def test_a_closed_channel_opens_a_new_socket(host):
+    _wire, loop, nl, mgr = host
+    vip = VARIANTS[0]
+    assert loop.run(lambda: mgr.add_vips([vip])) == []
+    loop.call(nl.close)
+    assert loop.call(lambda: nl._raw) is None
+    assert loop.run(lambda: mgr.remove_vips([vip])) == []
+    assert loop.run(lambda: mgr.present_vips([vip])) == set()
