@@ -89,12 +89,32 @@ _INCLUDE_CHECKS = {
 }
 
 
-class Line(NamedTuple):
-    """One logical line: its words, its decommented text and where it starts."""
+class Statement(NamedTuple):
+    """A keyword line with its arguments and, when followed by ``{ ... }``, its block.
+
+    The reader makes each logical line one of these without a block (a :data:`Line`); the
+    parser (:mod:`.parser`) passes those on as they are and gives a line that opens a block a
+    copy with it: one object per line instead of two (a 5000-instance config has 55,000).
+    """
 
     words: tuple[str, ...]
-    text: str
+    text: str  # the decommented text, for lines re-split with quotes (scripts)
     where: Location
+    block: tuple[Statement, ...] | None = None
+
+    @property
+    def keyword(self) -> str:
+        """The first word."""
+        return self.words[0]
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        """The words after the keyword."""
+        return self.words[1:]
+
+
+# One logical line as the reader makes it: its words, its text and where it starts (no block).
+Line = Statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,7 +571,7 @@ class _Reader:
                 if words[0] not in _INCLUDE_VARIANTS:
                     where = _new(Location, (path, number))
                     if "{" not in raw and "}" not in raw:
-                        append(_new(Line, (tuple(words), raw.strip(" \t"), where)))
+                        append(_new(Line, (tuple(words), raw.strip(" \t"), where, None)))
                         continue
                     # Braces without quotes: each one a line of its own, as handle() does.
                     for piece in _BRACE_SPLIT.split(raw):
@@ -559,7 +579,7 @@ class _Reader:
                         if piece:
                             words = piece.split()
                             if words:
-                                append(_new(Line, (tuple(words), piece, where)))
+                                append(_new(Line, (tuple(words), piece, where, None)))
                                 if len(lines) > MAX_LINES:
                                     self.over_line_cap()
                                     return

@@ -16,36 +16,16 @@ block swallowed everything after it) and lib/parser.c reports it at the same lev
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from astlinux_ha.problems import Location, Problem, Severity
 
-from .lexer import Line
+from .lexer import Line, Statement
 
 # keepalived's deepest real block is ~5 levels (virtual_server > real_server > HTTP_GET > url);
 # past this, a block is skipped whole with one error instead of one per unclosed level.
 MAX_BLOCK_DEPTH = 32
-# Statements built without NamedTuple's Python-level __new__ and _replace: one per line.
+# A block owner's copy built without NamedTuple's Python-level _replace.
 _new = tuple.__new__
-
-
-class Statement(NamedTuple):
-    """A keyword line with its arguments and, when followed by ``{ ... }``, its block."""
-
-    words: tuple[str, ...]
-    text: str
-    where: Location
-    block: tuple[Statement, ...] | None = None
-
-    @property
-    def keyword(self) -> str:
-        """The first word."""
-        return self.words[0]
-
-    @property
-    def args(self) -> tuple[str, ...]:
-        """The words after the keyword."""
-        return self.words[1:]
 
 
 def parse_lines(
@@ -64,7 +44,8 @@ def parse_lines(
     can_open = False  # True right after a plain statement: a '{' now opens its block
     skipping = 0  # '{' levels open inside a block skipped for being nested too deep
     skipped: Statement | None = None  # the line that opened the skipped block
-    for words, text, where in lines:
+    for line in lines:
+        words, _, where, _ = line
         first = words[0]
         is_open = first == "{" and len(words) == 1
         if skipping:
@@ -74,7 +55,7 @@ def parse_lines(
                 skipping -= 1
             continue
         if is_open and len(stack) >= MAX_BLOCK_DEPTH:
-            skipped = current[-1] if can_open else Statement(words, text, where)
+            skipped = current[-1] if can_open else line
             problems.append(
                 Problem(
                     skipped.where,
@@ -110,7 +91,7 @@ def parse_lines(
                 opened.pop()
             can_open = False
         else:
-            current.append(_new(Statement, (words, text, where, None)))
+            current.append(line)  # as read: a Line is a Statement without a block
             can_open = True
     if skipping and skipped is not None and not truncated:
         problems.append(
