@@ -109,7 +109,7 @@ def _block(rep: Reporter, st: Statement) -> tuple[Statement, ...]:
 
 def _value_block(rep: Reporter, st: Statement) -> tuple[Statement, ...]:
     """A block of plain values (VIPs, peers, track lists...): its keyword takes no words."""
-    if st.args:
+    if len(st.words) > 1:
         rep.error(st.where, f"Block {st.keyword} has extra parameters {st.args[0]} ...")
     return _block(rep, st)
 
@@ -375,9 +375,10 @@ def read_instance(rep: Reporter, st: Statement, g: GlobalDefs) -> VrrpInstance |
     explicit: set[str] = set()
     garp: dict[str, Any] = {}
     notifies: dict[str, Any] = {}
+    owner = st.words[1]
     for item in _block(rep, st):
-        key = item.keyword
         words = item.words
+        key = words[0]
         where = item.where
         if key in _INSTANCE_INTS:
             name, lo, hi = _INSTANCE_INTS[key]
@@ -418,13 +419,13 @@ def read_instance(rep: Reporter, st: Statement, g: GlobalDefs) -> VrrpInstance |
             addr = parse_address(rep, where, key, need(rep, where, words, 1), lenient=True)
             if addr is not None:
                 f[key] = addr
-        elif key in ("virtual_ipaddress", "virtual_ipaddress_excluded"):
-            vips = [parse_vip(rep, line) for line in _value_block(rep, item)]
-            field = "virtual_ipaddresses" + ("_excluded" if key.endswith("excluded") else "")
-            found = tuple(v for v in vips if v is not None)
-            if field == "virtual_ipaddresses":
-                found = _new_vips(rep, st.args[0], f.get(field, ()), found)
-            f[field] = f.get(field, ()) + found
+        elif key == "virtual_ipaddress":
+            have = f.get("virtual_ipaddresses", ())
+            found = _vips(rep, item)
+            f["virtual_ipaddresses"] = have + _new_vips(rep, owner, have, found)
+        elif key == "virtual_ipaddress_excluded":
+            f["virtual_ipaddresses_excluded"] = (
+                f.get("virtual_ipaddresses_excluded", ()) + _vips(rep, item))
         elif key == "virtual_routes":
             routes = [parse_route(rep, line) for line in _value_block(rep, item)]
             f["virtual_routes"] = f.get("virtual_routes", ()) + tuple(
@@ -444,7 +445,7 @@ def read_instance(rep: Reporter, st: Statement, g: GlobalDefs) -> VrrpInstance |
             if auth is not None:
                 f["authentication"] = auth
         elif key in _NOTIFY_KEYS:
-            _notify(rep, item, notifies, st.args[0])
+            _notify(rep, item, notifies, owner)
         elif _GarpFields.read(rep, item, key, garp):
             pass
         else:
@@ -456,7 +457,7 @@ def read_instance(rep: Reporter, st: Statement, g: GlobalDefs) -> VrrpInstance |
     # Most instances set no garp_* and no notify: they share the global values' objects.
     f["garp"] = dataclasses.replace(g.garp, **garp) if garp else g.garp
     f["notifies"] = Notifies(**notifies) if notifies else _NO_NOTIFIES
-    return VrrpInstance(name=st.args[0], where=st.where, explicit=frozenset(explicit), **f)
+    return VrrpInstance(name=owner, where=st.where, explicit=frozenset(explicit), **f)
 
 
 def _use_vmac(rep: Reporter, item: Statement, f: dict[str, Any]) -> None:
@@ -471,19 +472,35 @@ def _use_vmac(rep: Reporter, item: Statement, f: dict[str, Any]) -> None:
     f["use_vmac"] = name
 
 
+def _vips(rep: Reporter, st: Statement) -> tuple[VirtualAddress, ...]:
+    """The addresses of a virtual_ipaddress(_excluded) block; lines keepalived drops left out."""
+    found = []
+    for line in _value_block(rep, st):
+        vip = parse_vip(rep, line)
+        if vip is not None:
+            found.append(vip)
+    return tuple(found)
+
+
 def _new_vips(
     rep: Reporter, owner: str, have: tuple[VirtualAddress, ...], found: tuple[VirtualAddress, ...]
 ) -> tuple[VirtualAddress, ...]:
     """``found`` without the VIPs the instance already lists (keepalived 2.4.3 warns and
     ignores a repeated VIP; 2.2.7 added it twice). The same address on another ``dev`` is
     another VIP; a different prefix length on the same device is not (the kernel holds one)."""
-    seen = {(v.address, v.device) for v in have}
+    if not have and len(found) < 2:
+        return found  # nothing to repeat
+    # Keyed by (type, integer) rather than the address itself, which is equal to another
+    # exactly when those are but hashes in Python, through hex(): a 5100-VIP config spent
+    # 10 ms here.
+    seen = {(type(v.address), int(v.address), v.device) for v in have}
     out: list[VirtualAddress] = []
     for vip in found:
-        if (vip.address, vip.device) in seen:
+        size = len(seen)  # one hash per VIP: added, or already there
+        seen.add((type(vip.address), int(vip.address), vip.device))
+        if len(seen) == size:
             rep.warning(vip.where, f"({owner}): VIP duplicates a VIP {vip.address} - ignoring")
             continue
-        seen.add((vip.address, vip.device))
         out.append(vip)
     return tuple(out)
 
