@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from lab import Daemon
 from lab.box import Box
 from lab.lab import Lab, sweep
 
@@ -23,6 +24,7 @@ REQUIRED_TOOLS = ("ip", "nsenter", "unshare", "nft", "tcpdump", "ping")
 
 
 ROOT_REASON = "needs root and network namespaces"
+KEEPALIVED_REASON = "needs Debian's keepalived (make deps)"
 
 
 def root_skip_reason() -> str | None:
@@ -51,11 +53,20 @@ def _lab_session() -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """``@pytest.mark.root``: skipped, with the one reason, when not run as root."""
-    if item.get_closest_marker("root") is not None:
+    """``@pytest.mark.root``: skipped, with the one reason, when not run as root.
+    ``@pytest.mark.keepalived``: keepalived is the reference peer, so root and keepalived."""
+    peer = item.get_closest_marker("keepalived") is not None
+    if peer or item.get_closest_marker("root") is not None:
         reason = root_skip_reason()
         if reason:
             pytest.skip(reason)
+    if peer and shutil.which("keepalived") is None:
+        pytest.skip(KEEPALIVED_REASON)
+
+
+# Each lab test that runs once with our daemon and once with keepalived, the same way.
+each_daemon = pytest.mark.parametrize("daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],
+                                      ids=["ours", "keepalived"])
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -4,17 +4,15 @@ keepalived's, where without them the burst leaves back to back."""
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
+from lab_plugin import each_daemon
 
 from lab import Daemon, daemons
 from lab.box import wait_until
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(shutil.which("keepalived") is None,
-                                 reason="needs Debian's keepalived (make deps)")]
+pytestmark = pytest.mark.keepalived
 
 VIP4, VIP6 = "10.10.50.244", "fd00:50::244"
 REPEAT = 4
@@ -64,8 +62,7 @@ def _gaps(times: list[float]) -> list[float]:
     return [b - a for a, b in zip(times, times[1:], strict=False)]
 
 
-@pytest.mark.parametrize("daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],
-                         ids=["ours", "keepalived"])
+@each_daemon
 @pytest.mark.parametrize("paced", [True, False], ids=["paced", "unpaced"])
 def test_garp_and_na_bursts_follow_the_configured_interval(lab, daemon, paced):
     box = lab.add_box("master", "10.10.50.62/24")

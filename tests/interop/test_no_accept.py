@@ -11,7 +11,6 @@ to the master's own address does.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -19,9 +18,7 @@ import pytest
 
 from lab import Daemon, daemons
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(shutil.which("keepalived") is None,
-                                 reason="needs Debian's keepalived (make deps)")]
+pytestmark = pytest.mark.keepalived
 
 SEED = Path(__file__).resolve().parents[2] / "etc" / "keepalived"
 VIP = "10.10.50.244"

@@ -8,17 +8,14 @@ half the time). So the heal lets the lower master's adverts through first, then 
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
+from lab_plugin import each_daemon
 
-from lab import Daemon, daemons
+from lab import daemons
 from lab._host import sh
 from lab.box import wait_until
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(shutil.which("keepalived") is None,
-                                 reason="needs Debian's keepalived (make deps)")]
+pytestmark = pytest.mark.keepalived
 
 KD = "/mnt/kd/keepalived"
 RUNS = "/var/state/keepalived/rx-lower-runs"
@@ -72,8 +69,7 @@ def _runs(box) -> list[str]:
     return box.read(RUNS).splitlines() if box.exists(RUNS) else []
 
 
-@pytest.mark.parametrize("daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],
-                         ids=["ours", "keepalived"])
+@each_daemon
 def test_master_hearing_lower_priority_runs_rx_lower_pri(lab, daemon):
     master, backup, _client = lab.add_seed_boxes()
     procs = {}

@@ -4,16 +4,13 @@ new priority in each, as keepalived's does (it wrote nothing here before)."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
+from lab_plugin import each_daemon
 
-from lab import Daemon, daemons
+from lab import daemons
 from lab.box import wait_until
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(shutil.which("keepalived") is None,
-                                 reason="needs Debian's keepalived (make deps)")]
+pytestmark = pytest.mark.keepalived
 
 KD = "/mnt/kd/keepalived"
 FIFO = "/tmp/keepalived.fifo"
@@ -55,8 +52,7 @@ def _priority_lines(box) -> list[str]:
     return [line for line in text.splitlines() if "_PRIORITY" in line]
 
 
-@pytest.mark.parametrize("daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],
-                         ids=["ours", "keepalived"])
+@each_daemon
 def test_weighted_track_notifies_priority_changes(lab, daemon):
     box = lab.add_box("master", "10.10.50.62/24")
     daemons.install_config(box, CONF)

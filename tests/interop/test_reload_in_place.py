@@ -6,18 +6,16 @@ notifies FAULT for it and nothing else (ours added STOP)."""
 
 from __future__ import annotations
 
-import shutil
 import signal
 import time
 
 import pytest
+from lab_plugin import each_daemon
 
-from lab import Daemon, daemons
+from lab import daemons
 from lab.box import wait_until
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(shutil.which("keepalived") is None,
-                                 reason="needs Debian's keepalived (make deps)")]
+pytestmark = pytest.mark.keepalived
 
 KD = "/mnt/kd/keepalived"
 FIFO = "/tmp/keepalived.fifo"
@@ -59,8 +57,7 @@ def _reader(box) -> None:
     box.write(f"{KD}/reader.sh", f'#!/bin/sh\nexec cat "$1" >> {LINES}\n', mode=0o755)
 
 
-@pytest.mark.parametrize("daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],
-                         ids=["ours", "keepalived"])
+@each_daemon
 def test_a_reload_adding_a_vip_swaps_it_in_place(lab, daemon):
     master, backup, client = lab.add_seed_boxes()
     daemons.install_config(master, conf(instance("VI_1", 50, 100, [VIP])))
@@ -94,8 +91,7 @@ def test_a_reload_adding_a_vip_swaps_it_in_place(lab, daemon):
     assert _lines(master) == before, (_lines(master), procs[0].log_text())
 
 
-@pytest.mark.parametrize("daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],
-                         ids=["ours", "keepalived"])
+@each_daemon
 def test_a_reload_deleting_an_instance_notifies_fault_only(lab, daemon):
     box = lab.add_box("master", "10.10.50.62/24")
     both = conf(instance("VI_1", 50, 100, [VIP]), instance("VI_2", 51, 100, [OTHER_VIP]))

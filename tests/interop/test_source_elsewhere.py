@@ -3,17 +3,15 @@ eth1's address runs MASTER and sends from that address, as keepalived does (it s
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
+from lab_plugin import each_daemon
 
 from lab import Daemon, daemons
 from lab.box import wait_until
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(shutil.which("keepalived") is None,
-                                 reason="needs Debian's keepalived (make deps)")]
+pytestmark = pytest.mark.keepalived
 
 VIP = "10.10.50.244"
 ELSEWHERE = "10.10.60.1"
@@ -35,8 +33,7 @@ vrrp_instance VI_1 {{
 """
 
 
-@pytest.mark.parametrize("daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],
-                         ids=["ours", "keepalived"])
+@each_daemon
 def test_source_address_on_another_interface(lab, daemon):
     box = lab.add_box("master", "10.10.50.62/24")
     # A second interface of the box (a veth with both ends inside, so it has a carrier).

@@ -3,19 +3,17 @@ says so, as keepalived's; a stop during the delay ends the daemon at once."""
 
 from __future__ import annotations
 
-import shutil
 import signal
 import time
 from pathlib import Path
 
 import pytest
+from lab_plugin import each_daemon
 
 from lab import Daemon, daemons
 from lab.box import wait_until
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(shutil.which("keepalived") is None,
-                                 reason="needs Debian's keepalived (make deps)")]
+pytestmark = pytest.mark.keepalived
 
 SEED = Path(__file__).resolve().parents[2] / "etc" / "keepalived"
 VIP = "10.10.50.244"
@@ -38,8 +36,7 @@ def vip_after_start(box, daemon: Daemon, delay: float | None):
     return time.monotonic() - started, proc
 
 
-@pytest.mark.parametrize("daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],
-                         ids=["ours", "keepalived"])
+@each_daemon
 def test_startup_delay_holds_the_instances_back(lab, daemon):
     box = lab.add_box("master", "10.10.50.62/24")
     took, proc = vip_after_start(box, daemon, DELAY)

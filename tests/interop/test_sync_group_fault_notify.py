@@ -5,16 +5,13 @@ gets ``GROUP G1 FAULT 0`` and the FIFO ``GROUP "G1" FAULT 0``, as keepalived doe
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
+from lab_plugin import each_daemon
 
-from lab import Daemon, daemons
+from lab import daemons
 from lab.box import wait_until
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(shutil.which("keepalived") is None,
-                                 reason="needs Debian's keepalived (make deps)")]
+pytestmark = pytest.mark.keepalived
 
 KD = "/mnt/kd/keepalived"
 FIFO = "/tmp/keepalived.fifo"
@@ -67,8 +64,7 @@ def _lines(box, path: str) -> list[str]:
     return box.read(path).splitlines() if box.exists(path) else []
 
 
-@pytest.mark.parametrize("daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],
-                         ids=["ours", "keepalived"])
+@each_daemon
 def test_member_cable_pull_runs_group_fault_notifies(lab, daemon):
     box = lab.add_box("master", "10.10.50.62/24")
     lab.switch.add_bridge("br60")

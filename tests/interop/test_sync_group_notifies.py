@@ -5,16 +5,13 @@ keepalived does (ours ran the instances' alone)."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
+from lab_plugin import each_daemon
 
-from lab import Daemon, daemons
+from lab import daemons
 from lab.box import wait_until
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(shutil.which("keepalived") is None,
-                                 reason="needs Debian's keepalived (make deps)")]
+pytestmark = pytest.mark.keepalived
 
 KD = "/mnt/kd/keepalived"
 FIFO = "/tmp/keepalived.fifo"
@@ -66,8 +63,7 @@ def _lines(box, path: str) -> list[str]:
     return box.read(path).splitlines() if box.exists(path) else []
 
 
-@pytest.mark.parametrize("daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],
-                         ids=["ours", "keepalived"])
+@each_daemon
 def test_group_notifies_at_start_and_stop(lab, daemon):
     box = lab.add_box("master", "10.10.50.62/24")
     daemons.install_config(box, CONF)

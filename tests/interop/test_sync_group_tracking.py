@@ -4,16 +4,14 @@ the group in FAULT and both VIPs move to the backup, as keepalived does (ours st
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
+from lab_plugin import each_daemon
 
-from lab import Daemon, daemons
+from lab import daemons
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(shutil.which("keepalived") is None,
-                                 reason="needs Debian's keepalived (make deps)")]
+pytestmark = pytest.mark.keepalived
 
 VIPS = ("10.10.50.244", "10.10.50.245")
 FLAG = "/var/state/keepalived/chk-ok"
@@ -64,8 +62,7 @@ def _wait_both(lab, holder: str, timeout: float) -> float:
 
 
 @pytest.mark.parametrize("fails", ["interface", "script"])
-@pytest.mark.parametrize("daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],
-                         ids=["ours", "keepalived"])
+@each_daemon
 def test_a_sync_groups_track_moves_both_vips(lab, daemon, fails):
     master, backup, _client = lab.add_seed_boxes()
     # The master's second interface: a veth whose peer stays in the box, so pulling it is
@@ -110,8 +107,7 @@ def weighted_conf() -> str:
     return text.replace("    track_interface {\n        eth1\n    }\n", "")
 
 
-@pytest.mark.parametrize("daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],
-                         ids=["ours", "keepalived"])
+@each_daemon
 def test_a_weighted_group_track_moves_every_members_priority(lab, daemon):
     # A group's weighted track_script is every member's, weight and all (keepalived's
     # sync_group_tracking_init): failing, it lowers both members' advertised priority.

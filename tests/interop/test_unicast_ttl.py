@@ -3,7 +3,6 @@ keepalived's do, and a keepalived backup takes them (unicast adverts need no TTL
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -11,9 +10,7 @@ import pytest
 
 from lab import Daemon, daemons
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(shutil.which("keepalived") is None,
-                                 reason="needs Debian's keepalived (make deps)")]
+pytestmark = pytest.mark.keepalived
 
 SEED = Path(__file__).resolve().parents[2] / "etc" / "keepalived"
 VIP = "10.10.50.244"

@@ -9,20 +9,16 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
+from lab_plugin import each_daemon
 
-from lab import Daemon, daemons
+from lab import daemons
 from lab.box import wait_until
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(shutil.which("keepalived") is None,
-                                 reason="needs Debian's keepalived (make deps)")]
+pytestmark = pytest.mark.keepalived
 
-DAEMONS = pytest.mark.parametrize("daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],
-                                  ids=["ours", "keepalived"])
 VIP = "10.10.50.244"
 LOOSE = "10.10.50.245"  # no_track
 VIP60 = "10.10.60.244"
@@ -52,7 +48,7 @@ def _route_present(box) -> bool:
     return ROUTE in box.run(["ip", "route", "show", ROUTE]).stdout
 
 
-@DAEMONS
+@each_daemon
 def test_vip_deleted_on_the_master_comes_back(lab, daemon):
     box = lab.add_box("master", "10.10.50.62/24")
     daemons.install_config(box, _conf(100, "MASTER", f"        {VIP}/32 dev eth0\n"
@@ -78,7 +74,7 @@ def test_vip_deleted_on_the_master_comes_back(lab, daemon):
     assert box.holds(VIP)
 
 
-@DAEMONS
+@each_daemon
 def test_virtual_route_deleted_on_the_master_comes_back(lab, daemon):
     box = lab.add_box("master", "10.10.50.62/24")
     routes = f"    virtual_routes {{\n        {ROUTE} via 10.10.50.1 dev eth0\n    }}"
@@ -111,7 +107,7 @@ def _pair_on_two_lans(lab, daemon, addresses: str, extra: str = ""):
     return master, procs
 
 
-@DAEMONS
+@each_daemon
 @pytest.mark.parametrize("extra", ["", "    dont_track_primary"],
                          ids=["tracked", "dont_track_primary"])
 def test_vip_on_another_interface_tracks_its_link(lab, daemon, extra):
@@ -129,7 +125,7 @@ def test_vip_on_another_interface_tracks_its_link(lab, daemon, extra):
     assert bproc.alive
 
 
-@DAEMONS
+@each_daemon
 def test_a_no_track_vip_leaves_its_link_untracked(lab, daemon):
     master, (mproc, _) = _pair_on_two_lans(
         lab, daemon, f"        {VIP}/32 dev eth0\n        {VIP60}/32 dev eth1 no_track")
@@ -161,7 +157,7 @@ vrrp_sync_group G1 {
 """ for n, vip in ((1, VIP), (2, "10.10.50.246")))
 
 
-@DAEMONS
+@each_daemon
 def test_vip_deleted_in_a_sync_group_brings_the_group_back(lab, daemon):
     box = lab.add_box("master", "10.10.50.62/24")
     daemons.install_config(box, GROUP_CONF)

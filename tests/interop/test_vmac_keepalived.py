@@ -13,7 +13,6 @@ address (see net/vmac.py).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -24,9 +23,7 @@ import pytest
 from lab import Daemon, daemons
 from lab.box import Box, wait_until
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(shutil.which("keepalived") is None,
-                                 reason="needs Debian's keepalived (make deps)")]
+pytestmark = pytest.mark.keepalived
 
 VIP = "10.10.50.244"
 VMAC = "00:00:5e:00:01:32"

@@ -3,16 +3,13 @@ and writes the instance's transitions into it, ours as keepalived's."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
+from lab_plugin import each_daemon
 
-from lab import Daemon, daemons
+from lab import daemons
 from lab.box import wait_until
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(shutil.which("keepalived") is None,
-                                 reason="needs Debian's keepalived (make deps)")]
+pytestmark = pytest.mark.keepalived
 
 KD = "/mnt/kd/keepalived"
 FIFO = "/tmp/keepalived-vrrp.fifo"
@@ -39,8 +36,7 @@ vrrp_instance VI_1 {{
 """
 
 
-@pytest.mark.parametrize("daemon", [Daemon.ASTLINUX_HA, Daemon.KEEPALIVED],
-                         ids=["ours", "keepalived"])
+@each_daemon
 def test_the_vrrp_fifo_script_reads_the_transitions(lab, daemon):
     box = lab.add_box("master", "10.10.50.62/24")
     daemons.install_config(box, CONF)
