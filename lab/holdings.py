@@ -8,62 +8,36 @@ set, as HolderMonitor does (two holders while *settled* is a violation).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from .monitor import BLOCKED, SETTLED, TRANSITION
+from .monitor import BLOCKED, SETTLED, TRANSITION, Poller
 
 __all__ = ["BLOCKED", "SETTLED", "TRANSITION", "HoldingsMonitor"]
 
 Holders = dict[str, list[str]]
 
 
-class HoldingsMonitor:
+class HoldingsMonitor(Poller):
     """Polls ``addresses(box)`` for each box; tracks each instance's holders over time."""
 
     def __init__(self, boxes: Sequence[str], vips: Mapping[str, Sequence[str]],
                  addresses: Callable[[str], set[str]], interval: float = 0.03) -> None:
+        super().__init__(interval, "holdings")
         self.boxes = list(boxes)
         self.vips = {name: list(v) for name, v in vips.items()}
         self._addresses = addresses
-        self.interval = interval
-        self.phase = TRANSITION
         self.current: Holders = {name: [] for name in self.vips}
         self.partial: dict[str, list[str]] = {name: [] for name in self.vips}
         self.since: dict[str, float] = {name: time.time() for name in self.vips}
         self.changes: list[tuple[float, str, list[str]]] = []  # (wall time, instance, holders)
         self.violations: list[tuple[float, str, list[str]]] = []
-        self.error: BaseException | None = None
-        self._cond = threading.Condition()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="holdings", daemon=True)
-
-    def start(self) -> HoldingsMonitor:
-        """Begin polling."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop polling and wait for the thread."""
-        self._stop.set()
-        self._thread.join(5)
-
-    def set_phase(self, phase: str) -> None:
-        """How to judge what is seen from now on."""
-        with self._cond:
-            self.phase = phase
 
     def wait_for(self, expected: Mapping[str, Sequence[str]], timeout: float) -> bool:
         """Block until every instance is held by exactly its expected boxes (all its VIPs on
         each); False on timeout."""
         want = {name: sorted(boxes) for name, boxes in expected.items()}
-        with self._cond:
-            ok = self._cond.wait_for(lambda: self._matches(want) or self.error is not None,
-                                     timeout)
-        if self.error is not None:
-            raise self.error
-        return bool(ok)
+        return self._wait(lambda: self._matches(want), timeout)
 
     def _matches(self, want: Mapping[str, list[str]]) -> bool:
         return all(sorted(self.current[name]) == boxes and not self.partial[name]
@@ -75,17 +49,8 @@ class HoldingsMonitor:
             return ({k: list(v) for k, v in self.current.items()},
                     {k: list(v) for k, v in self.partial.items()}, dict(self.since))
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                seen = {box: self._addresses(box) for box in self.boxes}
-            except BaseException as exc:  # surface to the waiting scenario
-                with self._cond:
-                    self.error = exc
-                    self._cond.notify_all()
-                return
-            self._judge(time.time(), seen)
-            self._stop.wait(self.interval)
+    def _poll(self) -> dict[str, set[str]]:
+        return {box: self._addresses(box) for box in self.boxes}
 
     def _judge(self, now: float, seen: Mapping[str, set[str]]) -> None:
         with self._cond:
