@@ -136,6 +136,25 @@ class SyncGroupRunner:
                     self.notifier.notify(state, priority)
 
 
+class _AfterClean:
+    """The no_accept firewall as the instances see it: none of their rules is set (or
+    lifted) before the start's removal of a crashed run's tables has run."""
+
+    def __init__(self, sup: Supervisor, firewall: Any) -> None:
+        self._sup = sup
+        self._firewall = firewall
+
+    async def block(self, owner: str, drops: Any) -> None:
+        """As the firewall's, once the leftovers are gone."""
+        await self._sup.cleaned()
+        await self._firewall.block(owner, drops)
+
+    async def unblock(self, owner: str) -> None:
+        """As the firewall's, once the leftovers are gone."""
+        await self._sup.cleaned()
+        await self._firewall.unblock(owner)
+
+
 class Supervisor:
     """Owns the edge objects and the current :class:`Runtime`; the daemon's signal handlers
     call its ``request_*`` and ``dump_*`` methods."""
@@ -175,11 +194,13 @@ class Supervisor:
         g = self.runtime.config.global_defs
         self.firewall = e.firewall(self.log) if e.firewall is not None else None
         self.vmacs = e.vmacs(self.netlink) if e.vmacs is not None else None
+        self._cleaning: asyncio.Future[None] | None = None
         self.shared = Shared(addresses=e.addresses(self.netlink),
                              announcer=e.announcer(g.garp.interval, g.garp.na_interval),
                              log=self.log, on_transition=self._on_transition,
                              on_change=self._status_changed, conflicts=e.conflicts,
-                             firewall=self.firewall)
+                             firewall=None if self.firewall is None else _AfterClean(
+                                 self, self.firewall))
         self.pool = e.sockets(self._on_packet)
         self.watcher = e.links(self._on_link)
         # Links first: an instance's Start reads its interface's state from the watcher, and an
@@ -194,7 +215,10 @@ class Supervisor:
             self.log.info("Stopped VRRP")
             return
         if self.firewall is not None:
-            await self.firewall.clean()  # a crashed run's no_accept rules
+            # A crashed run's no_accept rules: nft runs (~12 ms) while the instances start,
+            # and an instance's own rules wait for it (_AfterClean).
+            self._cleaning = asyncio.ensure_future(self.firewall.clean())
+            self._cleaning.add_done_callback(self._cleaned)
         await self._start_runtime(self.runtime, keep={})
         self._write_status()
         settle_heap()
@@ -210,6 +234,7 @@ class Supervisor:
                 await asyncio.gather(self._reloading, return_exceptions=True)
             await self._stop_runtime(self.runtime, shutdown=True)
             if self.firewall is not None:
+                await self.cleaned()
                 await self.firewall.close()
             await self.watcher.close()
             self.pool.close()
@@ -217,6 +242,19 @@ class Supervisor:
             # Frozen objects are skipped by the interpreter's last collection at exit.
             gc.unfreeze()
             self.log.info("Stopped VRRP")
+
+    def _cleaned(self, task: asyncio.Future[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("cannot remove leftover no_accept tables: %s", task.exception())
+
+    async def cleaned(self) -> None:
+        """Until the start's removal of leftover firewall tables is over (if it began).
+
+        Once it is, this returns without yielding to the loop: an instance's rule then goes
+        out in the same step as before, in the same order among the instances' netlink work.
+        """
+        if self._cleaning is not None and not self._cleaning.done():
+            await asyncio.gather(asyncio.shield(self._cleaning), return_exceptions=True)
 
     async def _stopped_within(self, delay: float) -> bool:
         """vrrp_startup_delay: nothing runs (no socket, no advert, no VIP) for ``delay``

@@ -91,7 +91,7 @@ class Netlink:
         loop = asyncio.get_running_loop()
         sock = self._raw_socket()
         seqs: dict[int, int] = {}  # sequence number -> index in the chunk
-        parts = []
+        parts: list[bytes] = []
         for kind, flags, body in chunk:
             self._seq = self._seq % 0x7FFFFFFF + 1
             seqs[self._seq] = len(parts)

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
-from runtime_fakes import Host, Info, serving
+from runtime_fakes import Host, Info, serving, settle
 
 from astlinux_ha.runtime.ports import Edges
 from astlinux_ha.supervisor import Runtime
@@ -91,3 +91,100 @@ def test_tracking_names_the_instances_of_an_event_and_follows_added_runners() ->
     rt.add("C", _runner((TrackKind.INTERFACE, "eth0"), (TrackKind.INTERFACE, "eth0")))
     assert rt.tracking(TrackKind.INTERFACE, "eth0") == ("A", "C")
     assert rt.tracking(TrackKind.SCRIPT, "chk") == ("A",)
+
+
+class SlowFirewall:
+    """A firewall whose start-up cleanup takes until the test lets it finish."""
+
+    def __init__(self, calls: list[str], release: asyncio.Event) -> None:
+        self.calls = calls
+        self.release = release
+
+    async def clean(self) -> None:
+        self.calls.append("clean")
+        await self.release.wait()
+        self.calls.append("cleaned")
+
+    async def block(self, owner: str, drops: Any) -> None:
+        self.calls.append(f"block {owner}")
+
+    async def unblock(self, owner: str) -> None:
+        self.calls.append(f"unblock {owner}")
+
+    async def close(self) -> None:
+        self.calls.append("close")
+
+
+class FirewallHost(Host):
+    def __init__(self, firewall: SlowFirewall) -> None:
+        super().__init__()
+        self.firewall = firewall
+
+    def edges(self) -> Edges:
+        return dataclasses.replace(super().edges(), firewall=lambda log: self.firewall)
+
+
+# With nobody else advertising, master within a few milliseconds; an owner (priority 255)
+# would be at once, but it drops nothing.
+SOON = """vrrp_instance VI_1 {
+  state MASTER
+  interface eth0
+  virtual_router_id 50
+  version 3
+  advert_int 0.01
+  priority 200
+  no_accept
+  unicast_src_ip 10.10.50.62
+  unicast_peer {
+    10.10.50.65
+  }
+  virtual_ipaddress {
+    10.10.50.244 dev eth0
+  }
+}
+"""
+
+
+def test_the_instances_start_while_leftover_rules_go_and_their_rules_wait(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    async def go() -> None:
+        release = asyncio.Event()
+        host = FirewallHost(SlowFirewall(calls, release))
+        host.link_up("eth0")
+        host.addresses.add(ipaddress.ip_address("10.10.50.62"))
+        async with serving(tmp_path, SOON, host) as d:
+            for _ in range(200):
+                if d.runner("VI_1").state.role.value == "MASTER":
+                    break
+                await asyncio.sleep(0.005)
+            await settle(20)
+            # Started (and master) with the cleanup still running; its rule not yet set.
+            assert d.runner("VI_1").state.role.value == "MASTER"
+            assert calls == ["clean"]
+            release.set()
+            await settle(20)
+            assert calls == ["clean", "cleaned", "block VI_1"]
+        assert calls[-2:] == ["unblock VI_1", "close"]
+
+    asyncio.run(go())
+
+
+def test_a_stop_during_the_cleanup_waits_for_it_before_closing(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    async def go() -> None:
+        release = asyncio.Event()
+        host = FirewallHost(SlowFirewall(calls, release))
+        host.link_up("eth0")
+        host.addresses.add(ipaddress.ip_address("10.10.50.62"))
+        async with serving(tmp_path, SOON, host) as d:
+            d.sup.request_stop()
+            for _ in range(20):
+                await asyncio.sleep(0)
+            assert "close" not in calls
+            release.set()
+            await asyncio.wait_for(d.task, 10)
+        assert calls.index("cleaned") < calls.index("close")
+
+    asyncio.run(go())
