@@ -67,13 +67,15 @@ MAX_BAD_LINES = 10  # beyond this many unreadable lines the file is junk, not a 
 _WHITE = " \t\f\v\r\n"
 _BRACE_OR_QUOTE = re.compile(r'[{}"]')
 _BRACE_SPLIT = re.compile(r"([{}])")
+_BRACE_WORDS = {"{": ("{",), "}": ("}",)}
 # What sends a line through the full reader: comments, quotes, escapes and continuations,
 # carriage returns, $ definitions and @ID selection.
 _SPECIAL = re.compile(r'[#!"\\\r$@]')
 # Location and Line built without their Python-level __new__ (one of each per line).
 _new = tuple.__new__
 _BRACE_OR_COMMA = re.compile(r"[{},]")
-_INCLUDE_VARIANTS = ("include", "includer", "includem", "includew", "includeb", "includea")
+_INCLUDE_VARIANTS = frozenset(
+    ("include", "includer", "includem", "includew", "includeb", "includea"))
 # What each variant makes a config error, as lib/parser.c's include_t bits (keepalived 2.4.3):
 # M: files missing (a name not there, or a directory not there); W: a wildcard matching
 # nothing; B: any brace alternative missing. Plain 'include' makes none of them an error: it
@@ -573,7 +575,25 @@ class _Reader:
                     if "{" not in raw and "}" not in raw:
                         append(_new(Line, (tuple(words), raw.strip(" \t"), where, None)))
                         continue
-                    # Braces without quotes: each one a line of its own, as handle() does.
+                    # Braces without quotes: each one a line of its own, as handle() does;
+                    # first the usual 'keyword ... {' and a lone brace, without a regex.
+                    body = raw.strip(" \t")
+                    if body in _BRACE_WORDS:
+                        append(_new(Line, (_BRACE_WORDS[body], body, where, None)))
+                        if len(lines) > MAX_LINES:
+                            self.over_line_cap()
+                            return
+                        continue
+                    if body[-1] == "{" and body.count("{") == 1 and "}" not in body:
+                        head = body[:-1].rstrip(" \t")
+                        words = head.split()
+                        if words:
+                            append(_new(Line, (tuple(words), head, where, None)))
+                        append(_new(Line, (_BRACE_WORDS["{"], "{", where, None)))
+                        if len(lines) > MAX_LINES:
+                            self.over_line_cap()
+                            return
+                        continue
                     for piece in _BRACE_SPLIT.split(raw):
                         piece = piece.strip(" \t")
                         if piece:
