@@ -20,7 +20,7 @@ from typing import Any
 
 from astlinux_ha.config import model as cfg
 from astlinux_ha.instance import InstanceRunner, Shared
-from astlinux_ha.memory import settle_heap, tidy_after_change
+from astlinux_ha.memory import clear_type_cache, settle_heap, tidy_after_change
 from astlinux_ha.net import AddressEvent, LinkEvent, Received
 from astlinux_ha.net.links import RouteEvent
 from astlinux_ha.options import Options, load_for_run
@@ -296,7 +296,10 @@ class Supervisor:
         for runner in self.runtime.runners.values():
             runner.log_suppressed(now)
         if self._ticks % COUNTERS_EVERY == 0 and self._counters() != self._written_counters:
-            self._write_status()
+            # Counters only: nothing changed hands, so no full collection follows (it walks
+            # the whole young heap); the timestamp's names still leave the type cache.
+            self._write_status(tidy=False)
+            clear_type_cache()
         self.state_dir.flush()
         if self._tidy_ticks:
             # What this change's netlink work left (pyroute2's messages, names in the type
@@ -656,9 +659,10 @@ class Supervisor:
 
     # ------------------------------------------------------------ state files
 
-    def _write_status(self) -> None:
+    def _write_status(self, tidy: bool = True) -> None:
         self._status_due = False
-        self._tidy_ticks = TIDY_TICKS
+        if tidy:
+            self._tidy_ticks = TIDY_TICKS
         self._written_counters = self._counters()
         self.state_dir.write_status(self.status())
 
