@@ -16,8 +16,6 @@ import os
 import signal
 import sys
 
-import daemon as python_daemon
-
 from astlinux_ha import pidfile, precise_loop
 from astlinux_ha.config import Config
 from astlinux_ha.logsetup import setup_logging
@@ -32,6 +30,9 @@ EXIT_START_FAILED = 1
 
 
 def _detach(umask: int) -> None:
+    # Imported here: only a daemon that forks needs it, once (-n never does).
+    import daemon as python_daemon
+
     # signal_map={} keeps python-daemon from installing its own SIGTERM handler (which raises
     # SystemExit anywhere) and from leaving SIGHUP at its default of killing us: the loop's
     # handlers take these over once it runs.
