@@ -78,18 +78,20 @@ class Netlink:
             for start in range(0, len(requests), BATCH):
                 chunk = requests[start:start + BATCH]
                 try:
-                    results += await asyncio.wait_for(self._exchange(chunk), ACK_TIMEOUT)
-                except (OSError, TimeoutError) as exc:
+                    results += await self._exchange(chunk)
+                except OSError:
                     # Whatever answers are still due would be read as the next batch's.
                     self._close_raw()
-                    if isinstance(exc, TimeoutError):
-                        raise OSError(errno.ETIMEDOUT, os.strerror(errno.ETIMEDOUT)) from None
                     raise
         return results
 
     async def _exchange(self, chunk: Sequence[tuple[int, int, bytes]]) -> list[int]:
+        """One datagram of requests and their acks. Neither the send nor (usually) the reads
+        wait, so a batch takes no turn of the loop: a takeover's VIPs are not queued behind
+        the other instances' timers (a task per batch for a timeout cost each one a turn)."""
         loop = asyncio.get_running_loop()
         sock = self._raw_socket()
+        deadline = loop.time() + ACK_TIMEOUT
         seqs: dict[int, int] = {}  # sequence number -> index in the chunk
         parts: list[bytes] = []
         for kind, flags, body in chunk:
@@ -99,11 +101,17 @@ class Netlink:
                                            flags | NLM_F_REQUEST | NLM_F_ACK, self._seq, 0)
                          + body)
         await loop.sock_sendall(sock, b"".join(parts))
-        # rtnetlink handles the requests inside the send, so their acks are usually queued
-        # already and the reads below do not wait.
+        # rtnetlink handles the requests inside the send, so their acks are queued already.
         answers: dict[int, int] = {}
         while len(answers) < len(chunk):
-            data = await loop.sock_recv(sock, 65536)
+            try:
+                data = sock.recv(65536)
+            except BlockingIOError:
+                try:
+                    data = await asyncio.wait_for(loop.sock_recv(sock, 65536),
+                                                  max(0.0, deadline - loop.time()))
+                except TimeoutError:
+                    raise OSError(errno.ETIMEDOUT, os.strerror(errno.ETIMEDOUT)) from None
             offset = 0
             while offset + NLMSG_HEADER.size <= len(data):
                 length, kind, _flags, seq, _pid = NLMSG_HEADER.unpack_from(data, offset)
