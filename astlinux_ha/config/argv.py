@@ -9,9 +9,13 @@ literal text. The parser hands us the script token; this is that second split.
 
 from __future__ import annotations
 
+import re
 import string
 
 WHITE_SPACE = " \t\f\n\r\v"
+# Printable ASCII but quotes and backslash, and WHITE_SPACE: what str.split() splits the
+# same way (it also splits at \x1c-\x1f and non-ASCII space, which are not matched).
+_PLAIN = re.compile(r"[\t-\r !#-&(-\[\]-~]*")
 
 _SIMPLE_ESCAPES = {
     "a": "\a",
@@ -57,7 +61,14 @@ def split_command(text: str) -> list[str]:
 
     Raises CommandSyntaxError for an unmatched quote, a trailing backslash, or nothing at all.
     """
-    words: list[str] = []
+    if _PLAIN.fullmatch(text):
+        # Nothing quoted or escaped, no NUL: the words are what str.split() gives (its extra
+        # white space, \x1c-\x1f and non-ASCII, is ruled out by the pattern).
+        words = text.split()
+        if not words:
+            raise CommandSyntaxError(f"Unable to parse script '{text}' - ignoring")
+        return words
+    words = []
     pos = 0
     length = len(text)
     while pos < length:

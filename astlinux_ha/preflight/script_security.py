@@ -111,8 +111,10 @@ def check_scripts(config: Config) -> ScriptReport:
 
     checks: list[ScriptCheck] = []
     verdicts: list[sec.CheckedScript] = []
+    # One look at each script file per user: 5000 instances may all name the same notify.
+    seen: dict[tuple[str, int, int], sec.Verdict] = {}
     for item in scripts:
-        check, found = _check_one(item, default, security)
+        check, found = _check_one(item, default, security, seen)
         checks.append(check)
         problems += found
         if check.verdict is not None:
@@ -124,7 +126,8 @@ def check_scripts(config: Config) -> ScriptReport:
 
 
 def _check_one(
-    item: ConfiguredScript, default: users.UserResolution, security: bool
+    item: ConfiguredScript, default: users.UserResolution, security: bool,
+    seen: dict[tuple[str, int, int], sec.Verdict],
 ) -> tuple[ScriptCheck, list[Problem]]:
     command = item.command
     where = command.where
@@ -137,9 +140,12 @@ def _check_one(
     found = list(resolved.problems)
     if resolved.user is None:
         return ScriptCheck(item, argv, None, None), found
-    from astlinux_ha.scripts import security as sec
+    key = (argv[0], resolved.user.uid, resolved.user.gid)
+    verdict = seen.get(key)
+    if verdict is None:
+        from astlinux_ha.scripts import security as sec
 
-    verdict = sec.check_script(
-        argv[0], resolved.user.uid, resolved.user.gid, security_enabled=security
-    )
+        verdict = seen[key] = sec.check_script(
+            argv[0], resolved.user.uid, resolved.user.gid, security_enabled=security
+        )
     return ScriptCheck(item, argv, resolved.user, verdict), found
