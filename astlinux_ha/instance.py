@@ -107,6 +107,11 @@ class InstanceRunner:
     dispatcher, which calls :meth:`apply` for every member it moves.
     """
 
+    __slots__ = ("plan", "params", "recv", "sock", "sender", "key", "notifier", "shared", "name",
+                 "state", "since", "counters", "_timers", "_chain", "_limiter", "_adverts",
+                 "_protocol", "_interval", "_ttl", "_claims", "_watchers", "_probe",
+                 "_after_step", "deliver", "holding")
+
     def __init__(
         self,
         plan: InstancePlan,

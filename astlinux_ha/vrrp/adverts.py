@@ -46,6 +46,9 @@ class Sends(NamedTuple):
 class Adverts:
     """One instance's advert encoder and caches (and, with AH, its counters)."""
 
+    __slots__ = ("params", "recv", "multicast", "targets", "ah", "seq", "ip_id",
+                 "checksum_compat", "_payloads", "_sends")
+
     def __init__(self, params: InstanceParams, recv: ReceiveParams, *, multicast: bool) -> None:
         self.params = params
         self.recv = recv

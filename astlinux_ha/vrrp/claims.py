@@ -97,6 +97,8 @@ class ClaimTracker:
     """One instance's claim bookkeeping: the current tenure, the MACs awaiting confirmation
     and those already reported in this mastership."""
 
+    __slots__ = ("name", "grace", "tenure", "_open", "_pending", "_logged")
+
     def __init__(self, name: str, adver_us: int) -> None:
         self.name = name
         self.grace = grace(adver_us)

@@ -20,6 +20,8 @@ class _Window:
 class RateLimiter:
     """At most one line per key per ``interval`` seconds, with suppressed counts."""
 
+    __slots__ = ("interval", "_windows")
+
     def __init__(self, interval: float = 60.0) -> None:
         self.interval = interval
         self._windows: dict[Hashable, _Window] = {}
