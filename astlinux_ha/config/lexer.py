@@ -64,7 +64,9 @@ MAX_LINES = 100_000
 # C0 controls other than white space, and DEL: never in a text config, always in binary junk.
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
 MAX_BAD_LINES = 10  # beyond this many unreadable lines the file is junk, not a config
-_WHITE = " \t\f\v\r\n"
+# A word: "quoted" (without its quotes), or a run of anything but white space and quotes; a
+# quote without its closing one ends the words (split_words reports it).
+_WORD = re.compile(r'"([^"]*)"|([^ \t\f\v\r\n"]+)|(")')
 _BRACE_OR_QUOTE = re.compile(r'[{}"]')
 _BRACE_SPLIT = re.compile(r"([{}])")
 _BRACE_WORDS = {"{": ("{",), "}": ("}",)}
@@ -130,8 +132,9 @@ class LexResult:
 
 def decomment(text: str) -> tuple[str, bool, bool]:
     """Strip a comment; return (text, continues on next line, has an unterminated quote)."""
-    if "#" not in text and "!" not in text and '"' not in text and "\\" not in text:
-        return text.strip(" \t"), False, False
+    if "#" not in text and "!" not in text and "\\" not in text:
+        # Nothing to cut or join: quotes only decide whether one is left open.
+        return text.strip(" \t"), False, text.count('"') % 2 == 1
     out: list[str] = []
     quote = False
     i = 0
@@ -165,25 +168,11 @@ def split_words(text: str) -> tuple[list[str], bool]:
     if '"' not in text:
         return text.split(), False
     words: list[str] = []
-    i = 0
-    n = len(text)
-    while True:
-        while i < n and text[i] in _WHITE:
-            i += 1
-        if i >= n:
-            return words, False
-        if text[i] == '"':
-            end = text.find('"', i + 1)
-            if end < 0:
-                return words, True
-            words.append(text[i + 1 : end])
-            i = end + 1
-        else:
-            j = i
-            while j < n and text[j] not in _WHITE and text[j] != '"':
-                j += 1
-            words.append(text[i:j])
-            i = j
+    for quoted, bare, lone in _WORD.findall(text):
+        if lone:
+            return words, True
+        words.append(bare or quoted)
+    return words, False
 
 
 def _brace_pieces(text: str) -> Iterator[str]:
