@@ -173,7 +173,7 @@ class AddressManager:
                 onhost[ifname] = set()
                 continue
             entries = set()
-            for msg in await self._nl.dump("get_addr", index=index):
+            for msg in await self._nl.addresses(index=index):
                 entry = if_address_from_msg(msg)
                 if entry is not None:
                     entries.add((entry.address, entry.prefixlen))
