@@ -44,11 +44,10 @@ def replace_fields(obj: Any, changes: dict[str, Any]) -> Any:
     known = _FIELDS.get(cls)
     if known is None:
         names = tuple(f.name for f in dataclasses.fields(cls))
-        getter = operator.attrgetter(*names)
-        if len(names) == 1:  # attrgetter of one name gives the value, not a tuple
-            getter = lambda item, one=getter: (one(item),)  # noqa: E731
+        if len(names) < 2:  # attrgetter of one name gives the value, not a tuple
+            return dataclasses.replace(obj, **changes)
         setters = tuple(cls.__dict__[name].__set__ for name in names)  # KeyError: no slots
-        known = _FIELDS[cls] = (frozenset(names), getter, setters)
+        known = _FIELDS[cls] = (frozenset(names), operator.attrgetter(*names), setters)
     allowed, values, setters = known
     if not allowed.issuperset(changes):
         unknown = changes.keys() - allowed
