@@ -35,18 +35,16 @@ from .netlink import (
     address_dump_request,
     link_dump_request,
 )
-from .pyroute2_lite import (
-    RTMGRP_IPV4_IFADDR,
-    RTMGRP_IPV4_ROUTE,
-    RTMGRP_IPV6_IFADDR,
-    RTMGRP_IPV6_ROUTE,
-    RTMGRP_LINK,
-    NetlinkError,
-)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+# The rtnetlink multicast groups (<linux/rtnetlink.h>): the watcher needs no pyroute2.
+RTMGRP_LINK = 0x1
+RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV4_ROUTE = 0x40
+RTMGRP_IPV6_IFADDR = 0x100
+RTMGRP_IPV6_ROUTE = 0x400
 GROUPS = (RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE
           | RTMGRP_IPV6_ROUTE)
 # The routes the daemon installs carry this protocol, as keepalived's (addresses.py).
@@ -142,10 +140,7 @@ def _link_event(msg) -> LinkEvent:
 
 
 def _is_overflow(exc: BaseException) -> bool:
-    code = getattr(exc, "code", None) if isinstance(exc, NetlinkError) else getattr(
-        exc, "errno", None
-    )
-    return code == errno.ENOBUFS
+    return isinstance(exc, OSError) and exc.errno == errno.ENOBUFS
 
 
 class LinkWatcher:
