@@ -239,6 +239,9 @@ class Netlink:
         self._lock = asyncio.Lock()
         self._raw: socket.socket | None = None
         self._seq = 0
+        # The batches' acks are read into this one buffer (each is 36 bytes with
+        # NETLINK_CAP_ACK): no fresh buffer per read to fragment the heap.
+        self._acks = bytearray(8192)
         self._dumper: RtSocket | None = None
 
     def _handle(self) -> AsyncIPRoute:
@@ -296,25 +299,21 @@ class Netlink:
         await loop.sock_sendall(sock, b"".join(parts))
         # rtnetlink handles the requests inside the send, so their acks are queued already.
         answers: dict[int, int] = {}
+        buffer = self._acks
         while len(answers) < len(chunk):
             try:
-                data = sock.recv(65536)
+                size = sock.recv_into(buffer)
             except BlockingIOError:
                 try:
-                    data = await asyncio.wait_for(loop.sock_recv(sock, 65536),
+                    size = await asyncio.wait_for(loop.sock_recv_into(sock, buffer),
                                                   max(0.0, deadline - loop.time()))
                 except TimeoutError:
                     raise OSError(errno.ETIMEDOUT, os.strerror(errno.ETIMEDOUT)) from None
-            offset = 0
-            while offset + NLMSG_HEADER.size <= len(data):
-                length, kind, _flags, seq, _pid = NLMSG_HEADER.unpack_from(data, offset)
-                if length < NLMSG_HEADER.size:
-                    break
+            for kind, _flags, seq, code in decode(memoryview(buffer)[:size]):
                 # An answer to an earlier, abandoned batch has another sequence number.
                 index = seqs.get(seq)
                 if kind == NLMSG_ERROR and index is not None:
-                    answers[index] = -_ERRNO.unpack_from(data, offset + NLMSG_HEADER.size)[0]
-                offset += (length + 3) & ~3
+                    answers[index] = code
         return [answers[i] for i in range(len(chunk))]
 
     def _raw_socket(self) -> socket.socket:
