@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import os
 import select
 import selectors
@@ -37,7 +36,8 @@ class _Itimerspec(ctypes.Structure):
 
 def _libc() -> Any | None:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The process's own symbols, libc's among them (find_library would run ldconfig).
+        libc = ctypes.CDLL(None, use_errno=True)
         libc.timerfd_create.argtypes = (ctypes.c_int, ctypes.c_int)
         libc.timerfd_settime.argtypes = (ctypes.c_int, ctypes.c_int,
                                          ctypes.POINTER(_Itimerspec), ctypes.c_void_p)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import ctypes.util
 import logging
 import os
 import shlex
@@ -33,7 +32,8 @@ KILL_GRACE = 2.0
 UNSAFE_ENV = ("IFS", "LD_PRELOAD", "LD_LIBRARY_PATH")
 
 _PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The process's own symbols, libc's among them (find_library would run ldconfig at start).
+_libc = ctypes.CDLL(None, use_errno=True)
 _prctl = _libc.prctl
 _signal = _libc.signal
 _signal.restype = ctypes.c_void_p

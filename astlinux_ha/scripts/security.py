@@ -28,7 +28,6 @@ not walked is ever executed.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno as errno_mod
 import json
 import os
@@ -142,7 +141,9 @@ def _as_user(uid: int, gid: int, groups: list[int] | None, job: Callable[[], dic
     return json.loads(b"".join(chunks))
 
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The process's own symbols, libc's among them: find_library("c") would run ldconfig (or a
+# compiler) at every start to find the same library.
+_libc = ctypes.CDLL(None, use_errno=True)
 _libc.realpath.restype = ctypes.c_void_p
 _libc.realpath.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
 
