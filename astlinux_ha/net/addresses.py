@@ -11,14 +11,12 @@ from __future__ import annotations
 import errno
 import ipaddress
 import logging
-import os
 import socket
-import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .interfaces import IFA_F_NODAD, IFA_F_NOPREFIXROUTE, if_address_from_msg
-from .netlink import NLM_F_CREATE, NLM_F_EXCL, Netlink, describe_error
+from .netlink import Netlink, describe_error
 from .pyroute2_lite import NetlinkError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -32,16 +30,6 @@ RTPROT_KEEPALIVED = 18
 SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 
 log = logging.getLogger("astlinux_ha.net.addresses")
-
-RTM_NEWADDR = 20
-RTM_DELADDR = 21
-IFA_ADDRESS = 1
-IFA_LOCAL = 2
-IFA_LABEL = 3
-IFA_BROADCAST = 4
-IFA_FLAGS = 8
-_IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
-_RTATTR = struct.Struct("=HH")  # rta_len, rta_type
 
 
 def scope_id(scope: int | str) -> int:
@@ -130,37 +118,29 @@ class AddressManager:
     async def add_vips(self, vips: Iterable[Vip]) -> list[Failure]:
         """Make every VIP present; return the ones that could not be added."""
         failures = []
-        sent: list[tuple[Vip, tuple[int, int, bytes]]] = []
         for vip in vips:
-            index = await self._nl.ifindex(vip.ifname)
-            if index is None:
-                failures.append(Failure(vip, f"no interface {vip.ifname}"))
-                continue
-            sent.append((vip, (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, new_address(vip, index))))
-        failures += await self._send(sent, ok=(errno.EEXIST,))
+            try:
+                index = await self._index(vip.ifname)
+                await self._nl.request("addr", "add", ok=(errno.EEXIST,), **_addr_args(vip, index))
+            except (NetlinkError, OSError, LookupError) as exc:
+                failures.append(Failure(vip, describe_error(exc)))
         return failures
 
     async def remove_vips(self, vips: Iterable[Vip]) -> list[Failure]:
         """Make every VIP absent; a VIP (or interface) already gone is not a failure."""
-        sent: list[tuple[Vip, tuple[int, int, bytes]]] = []
+        failures = []
         for vip in vips:
             index = await self._nl.ifindex(vip.ifname)
             if index is None:
                 continue  # the interface went away and took the address with it
-            sent.append((vip, (RTM_DELADDR, 0, deleted_address(vip, index))))
-        return await self._send(sent, ok=(errno.EADDRNOTAVAIL, errno.ENODEV))
-
-    async def _send(self, sent: list[tuple[Vip, tuple[int, int, bytes]]],
-                    ok: tuple[int, ...]) -> list[Failure]:
-        """One batch of address requests; the failures, in order, ``ok`` errnos aside."""
-        if not sent:
-            return []
-        try:
-            codes = await self._nl.send_batch([request for _, request in sent])
-        except OSError as exc:
-            return [Failure(vip, describe_error(exc)) for vip, _ in sent]
-        return [Failure(vip, describe_error(OSError(code, os.strerror(code))))
-                for (vip, _), code in zip(sent, codes, strict=True) if code and code not in ok]
+            try:
+                await self._nl.request(
+                    "addr", "del", ok=(errno.EADDRNOTAVAIL, errno.ENODEV),
+                    index=index, address=str(vip.address), prefixlen=vip.prefixlen,
+                )
+            except (NetlinkError, OSError) as exc:
+                failures.append(Failure(vip, describe_error(exc)))
+        return failures
 
     async def present_vips(self, vips: Iterable[Vip]) -> set[Vip]:
         """Those of ``vips`` that are on their interface now (address and prefix length)."""
@@ -173,7 +153,7 @@ class AddressManager:
                 onhost[ifname] = set()
                 continue
             entries = set()
-            for msg in await self._nl.addresses(index=index):
+            for msg in await self._nl.dump("get_addr", index=index):
                 entry = if_address_from_msg(msg)
                 if entry is not None:
                     entries.add((entry.address, entry.prefixlen))
@@ -250,37 +230,18 @@ class AddressManager:
         return args
 
 
-def _attr(kind: int, value: bytes) -> bytes:
-    length = _RTATTR.size + len(value)
-    return _RTATTR.pack(length, kind) + value + bytes(-length % 4)
-
-
-def _address_attrs(vip: Vip) -> bytes:
-    # As iproute2 and pyroute2 send it: an IPv4 address is both IFA_LOCAL and IFA_ADDRESS
-    # (no peer); an IPv6 one is IFA_ADDRESS alone.
-    packed = vip.address.packed
-    attrs = _attr(IFA_ADDRESS, packed)
-    if vip.address.version == 4:
-        attrs += _attr(IFA_LOCAL, packed)
-    return attrs
-
-
-def new_address(vip: Vip, index: int) -> bytes:
-    """The body of the RTM_NEWADDR that sets ``vip`` on interface ``index``: the same
-    request pyroute2's ``addr("add", ...)`` sent for it (flags in IFA_FLAGS, as
-    IFA_F_NOPREFIXROUTE does not fit ifa_flags)."""
-    attrs = _address_attrs(vip)
+def _addr_args(vip: Vip, index: int) -> dict[str, object]:
+    args: dict[str, object] = {
+        "index": index,
+        "address": str(vip.address),
+        "prefixlen": vip.prefixlen,
+        "scope": vip.scope,
+    }
     if vip.broadcast is not None:
-        attrs += _attr(IFA_BROADCAST, vip.broadcast.packed)
+        args["broadcast"] = str(vip.broadcast)
     if vip.label:
-        attrs += _attr(IFA_LABEL, vip.label.encode() + b"\0")
+        args["label"] = vip.label
     flags = (IFA_F_NODAD if vip.nodad else 0) | (IFA_F_NOPREFIXROUTE if vip.noprefixroute else 0)
     if flags:
-        attrs += _attr(IFA_FLAGS, struct.pack("=I", flags))
-    return _IFADDRMSG.pack(vip.family, vip.prefixlen, 0, vip.scope, index) + attrs
-
-
-def deleted_address(vip: Vip, index: int) -> bytes:
-    """The body of the RTM_DELADDR that removes ``vip`` (its address and prefix length)
-    from interface ``index``."""
-    return _IFADDRMSG.pack(vip.family, vip.prefixlen, 0, 0, index) + _address_attrs(vip)
+        args["flags"] = flags
+    return args

@@ -134,14 +134,14 @@ async def get_interface(nl: Netlink, ifname: str) -> InterfaceInfo | None:
     index = await nl.ifindex(ifname)
     if index is None:
         return None
-    # A dump, not a netlink 'get' for the one link (see Netlink.ifindex).
-    links = [link for link in await nl.links() if link["index"] == index]
+    # A dump, not get_links(index): that is a netlink 'get' (see Netlink.ifindex).
+    links = [link for link in await nl.dump("link", "dump") if link["index"] == index]
     if not links:
         return None
     link = links[0]
     addresses = []
     for family in (socket.AF_INET, socket.AF_INET6):
-        for msg in await nl.addresses(family, index):
+        for msg in await nl.dump("get_addr", family=family, index=index):
             entry = if_address_from_msg(msg)
             if entry is not None:
                 addresses.append(entry)

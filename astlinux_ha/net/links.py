@@ -27,24 +27,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .interfaces import IFF_LOWER_UP, IFF_UP, if_address_from_msg, link_is_up
-from .netlink import (
-    RTM_GETADDR,
-    RTM_GETLINK,
-    RtMessage,
-    RtSocket,
-    address_dump_request,
-    link_dump_request,
+from .pyroute2_lite import (
+    RTMGRP_IPV4_IFADDR,
+    RTMGRP_IPV4_ROUTE,
+    RTMGRP_IPV6_IFADDR,
+    RTMGRP_IPV6_ROUTE,
+    RTMGRP_LINK,
+    AsyncIPRoute,
+    NetlinkError,
 )
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# The rtnetlink multicast groups (<linux/rtnetlink.h>): the watcher needs no pyroute2.
-RTMGRP_LINK = 0x1
-RTMGRP_IPV4_IFADDR = 0x10
-RTMGRP_IPV4_ROUTE = 0x40
-RTMGRP_IPV6_IFADDR = 0x100
-RTMGRP_IPV6_ROUTE = 0x400
 GROUPS = (RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE
           | RTMGRP_IPV6_ROUTE)
 # The routes the daemon installs carry this protocol, as keepalived's (addresses.py).
@@ -140,7 +135,10 @@ def _link_event(msg) -> LinkEvent:
 
 
 def _is_overflow(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno == errno.ENOBUFS
+    code = getattr(exc, "code", None) if isinstance(exc, NetlinkError) else getattr(
+        exc, "errno", None
+    )
+    return code == errno.ENOBUFS
 
 
 class LinkWatcher:
@@ -195,23 +193,15 @@ class LinkWatcher:
     # -- the watch loop ------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        # Our own socket and decoder, not pyroute2's: at a 200-instance takeover its decoder
-        # took ~0.2 ms of the loop for each of the 200 address events (issue 16).
         while True:
-            sock: RtSocket | None = None
+            ipr = AsyncIPRoute(rcvbuf=self._rcvbuf)
             try:
-                sock = RtSocket(GROUPS, rcvbuf=self._rcvbuf)
-                # Bound to the groups before the dumps: a change racing with them is seen
-                # either in a dump or as an event, handled after it.
-                queued: list[RtMessage] = []
-                await self._resync(sock, queued)
-                for msg in queued:
-                    self._handle(msg)
+                await ipr.bind(GROUPS)
+                await self._resync(ipr)
                 self._synced.set()
                 while True:
-                    for _kind, _flags, _seq, msg in await sock.read():
-                        if isinstance(msg, RtMessage):
-                            self._handle(msg)
+                    async for msg in ipr.get():
+                        self._handle(msg)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -222,15 +212,16 @@ class LinkWatcher:
                     log.error("link watcher error: %s; re-opening", exc)
                     await asyncio.sleep(RETRY_DELAY)
             finally:
-                if sock is not None:
-                    sock.close()
+                try:
+                    ipr.close()
+                except Exception:  # an overflowed pyroute2 socket raises on every access
+                    pass
 
-    async def _resync(self, sock: RtSocket, queued: list[RtMessage]) -> None:
-        links = {msg["index"]: msg
-                 for msg in await sock.dump(RTM_GETLINK, link_dump_request(), queued)}
+    async def _resync(self, ipr: AsyncIPRoute) -> None:
+        links = {msg["index"]: msg async for msg in await ipr.link("dump")}
         addrs: dict[int, set[tuple[IPAddress, int]]] = {}
         for family in (socket.AF_INET, socket.AF_INET6):
-            for msg in await sock.dump(RTM_GETADDR, address_dump_request(family), queued):
+            async for msg in await ipr.addr("dump", family=family):
                 entry = if_address_from_msg(msg)
                 if entry is not None:
                     addrs.setdefault(msg["index"], set()).add((entry.address, entry.prefixlen))
