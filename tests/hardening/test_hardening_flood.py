@@ -14,10 +14,8 @@ from collections import Counter
 import pytest
 from hardening_util import ATTACKER, VIP, pair, stats
 
-from astlinux_ha.instance import BAD_PACKET_LOG_INTERVAL
 from astlinux_ha.vrrp.receive import Reason
 from lab import attack
-from lab.box import wait_until
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 FLOOD_SECONDS = 5.0
@@ -76,25 +74,15 @@ def test_flood_at_the_master_moves_nothing_and_adverts_stay_on_schedule(lab):
     assert result["lateness_ms"]["p99"] < 20, result
     assert result["cpu_percent"] < 90, result
     # The master saw the flood and counted it; its log did not: one line per reason and
-    # source per minute, then one summary with the number held back once the minute is over.
+    # source per minute (the flood lasts less than one), the rest held back for the window's
+    # summary. That summary comes a minute later: its count and timing are the rate limiter's
+    # (tests/unit/runtime/test_instance_shell.py, on a virtual clock), not waited for here.
     assert "Entering" not in pm.log_text().split("Entering MASTER STATE", 1)[1]
     counters = stats(master, pm)
     assert counters.get("unicast source", 0) > 0 and counters.get("short packet", 0) > 0, counters
     lines = Counter(bad_packet_lines(pm.log_text()))
-    assert lines and set(lines.values()) == {1}, lines  # the flood lasts less than a minute
-    reasons = {reason for reason, _src in lines}
-
-    def accounted() -> bool:
-        # Every packet counted for a reason is its line or in a summary, and no more.
-        held = Counter()
-        for reason, src, count in summaries(pm.log_text()):
-            assert (reason, src) in lines
-            held[reason] += count
-        return all(counters[r.value] == held[r] + sum(n for (x, _), n in lines.items() if x is r)
-                   for r in reasons)
-
-    assert wait_until(accounted, BAD_PACKET_LOG_INTERVAL + 10, 0.5), pm.log_text()
-    log = pm.log_text()
-    assert Counter(bad_packet_lines(log)) == lines  # no window reopened: no packet since
-    keys = [(reason, src) for reason, src, _ in summaries(log)]
-    assert len(keys) == len(set(keys)), keys
+    assert lines and set(lines.values()) == {1}, lines
+    held = {reason: counters[reason.value] - sum(n for (r, _), n in lines.items() if r is reason)
+            for reason, _src in lines}
+    assert all(count > 0 for count in held.values()), (held, counters)
+    assert summaries(pm.log_text()) == []  # none before the window has closed

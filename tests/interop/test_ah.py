@@ -50,16 +50,13 @@ def ah_conf(name: str, *, multicast: bool) -> str:
     return text
 
 
+# AH is VRRPv2 only: 1 s adverts, 23 s a walk-through. Ours on both boxes in unicast, and
+# each direction of a mixed pair once, one in each mode.
 PAIRS = [
     pytest.param(OURS, OURS, False, id="ours-ours-unicast"),
-    pytest.param(OURS, OURS, True, id="ours-ours-multicast"),
-    pytest.param(OURS, KEEPALIVED, False, id="ours-master-keepalived-backup-unicast",
-                 marks=needs_keepalived),
     pytest.param(KEEPALIVED, OURS, False, id="keepalived-master-ours-backup-unicast",
                  marks=needs_keepalived),
     pytest.param(OURS, KEEPALIVED, True, id="ours-master-keepalived-backup-multicast",
-                 marks=needs_keepalived),
-    pytest.param(KEEPALIVED, OURS, True, id="keepalived-master-ours-backup-multicast",
                  marks=needs_keepalived),
 ]
 

@@ -98,8 +98,9 @@ def test_plan_of_a_sync_group_has_a_lan_and_a_client_per_interface():
 
 # -- rehearsals in the lab ----------------------------------------------------------------------
 
+# keepalived on both boxes walks the other pairs (the guide's v2 pair takes 25 s a run).
 @pytest.mark.root
-@pytest.mark.parametrize("daemons", [ours, both_keepalived, mixed(KEEPALIVED, OURS)])
+@pytest.mark.parametrize("daemons", [ours, mixed(KEEPALIVED, OURS)])
 def test_guide_pair_rehearses_to_pass(lab, daemons):
     result = run(lab, GUIDE, daemons)
     assert result.ok, result.render()
