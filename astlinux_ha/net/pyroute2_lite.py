@@ -20,16 +20,17 @@ in place before the first pyroute2 import of the process.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
 import types
 
 
-def _complete(package: types.ModuleType, spec: importlib.machinery.ModuleSpec):
+def _complete(package: types.ModuleType, loader: importlib.abc.Loader) -> None:
     """Give the bare ``package`` a ``__getattr__`` that runs the real ``__init__`` on demand."""
 
-    def __getattr__(name: str):
+    def __getattr__(name: str) -> object:
         if name.startswith("__"):
             # Probes such as __all__ or __version__ by a tool must not load the whole library.
             raise AttributeError(name)
@@ -37,10 +38,11 @@ def _complete(package: types.ModuleType, spec: importlib.machinery.ModuleSpec):
             # A submodule (`from pyroute2 import config`): the import system loads just that.
             return importlib.import_module(f"{package.__name__}.{name}")
         del package.__dict__["__getattr__"]
-        spec.loader.exec_module(package)
+        loader.exec_module(package)
         return getattr(package, name)
 
-    package.__getattr__ = __getattr__
+    # A module's __getattr__ is looked up in its namespace (PEP 562).
+    package.__dict__["__getattr__"] = __getattr__
 
 
 def _bare_package() -> None:
@@ -50,7 +52,7 @@ def _bare_package() -> None:
     if spec is None or spec.loader is None or spec.submodule_search_locations is None:
         raise ImportError("pyroute2 is not installed", name="pyroute2")
     package = importlib.util.module_from_spec(spec)
-    _complete(package, spec)
+    _complete(package, spec.loader)
     sys.modules["pyroute2"] = package
 
 
