@@ -174,7 +174,7 @@ class Supervisor:
         self.reloads = 0
         self.demux = Demux()
         self._status_due = False
-        self._written_counters: dict[str, dict[str, int]] = {}
+        self._written_counters = 0
         self._tidy_ticks = 0
         self._ticks = 0
 
@@ -307,8 +307,10 @@ class Supervisor:
             self._tidy_ticks -= 1
             tidy_after_change()
 
-    def _counters(self) -> dict[str, dict[str, int]]:
-        return {n: dict(r.counters) for n, r in self.runtime.runners.items()}
+    def _counters(self) -> int:
+        # Every counter only ever grows, so their sum moves whenever one does: no copy of
+        # every runner's counters is kept to compare with (~0.3 KiB an instance).
+        return sum(sum(r.counters.values()) for r in self.runtime.runners.values())
 
     def _status_changed(self) -> None:
         # Coalesced: a burst of changes (200 instances starting) costs one write, not one
