@@ -279,10 +279,9 @@ class InstanceRunner:
             # A sync group's member: its rules see every event.
             self.deliver(_EXPIRED[core.Timer.ADVERT])
             return
-        due = machine.advert_tick(self.params, self.state, self.shared.clock.time())
-        if due is None:
+        at = machine.advert_tick(self.params, self.state, self.shared.clock.time())
+        if at is None:
             return
-        self.state, at = due
         self.send_advert(self.state.priority)
         self._timers[core.Timer.ADVERT] = self.shared.ticks.call_at(
             self, self._interval, at, self._advert_due)

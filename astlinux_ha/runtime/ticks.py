@@ -87,6 +87,7 @@ class _Grid:
         # The key whose callback runs now: its re-arm is periodic and keeps the grid, so a
         # late wake-up does not push every later advert back (no drift).
         self._firing: Hashable | None = None
+        self._spent: _Entry | None = None  # the firing key's entry, until it re-arms
 
     def slot_of(self, at: float) -> int:
         return math.floor((at - self.origin) / self.interval + _SLACK)
@@ -101,7 +102,12 @@ class _Grid:
             self.origin = at
             self._cancel_handle()
         slot = self.slot_of(at)
-        if entry is None:
+        if entry is None and key is self._firing and self._spent is not None:
+            # The periodic re-arm takes back the entry that just fired: nothing allocated.
+            entry, self._spent = self._spent, None
+            entry.callback, entry.slot = callback, slot
+            self.entries[key] = entry
+        elif entry is None:
             entry = self.entries[key] = _Entry(self, key, callback, slot)
         else:
             self._unslot(entry)
@@ -147,11 +153,11 @@ class _Grid:
             # Off the grid before its callback runs: the callback re-arms (or not) itself.
             if self.entries.get(key) is entry and entry.slot == slot:
                 del self.entries[key]
-                self._firing = key
+                self._firing, self._spent = key, entry
                 try:
                     entry.callback()
                 finally:
-                    self._firing = None
+                    self._firing = self._spent = None
         if not self.entries:
             self._cancel_handle()
             self.owner._drop(self)

@@ -95,24 +95,20 @@ def step(
     return run.finish()
 
 
-def advert_tick(
-    params: InstanceParams, state: InstanceState, now: float
-) -> tuple[InstanceState, float] | None:
-    """A master's periodic advert: what ``step(params, state, TimerExpired(Timer.ADVERT),
-    now)`` does, for a fraction of its cost.
+def advert_tick(params: InstanceParams, state: InstanceState, now: float) -> float | None:
+    """A master's periodic advert: ``step(params, state, TimerExpired(Timer.ADVERT), now)``
+    without building a new state. None when the ADVERT timer is not armed (the step would do
+    nothing); else the deadline ``at`` the step re-arms it for.
 
     That step's actions are always ``SendAdvert(state.priority)`` then ``ArmTimer(ADVERT,
-    at)``: this returns the new state and ``at`` (the caller sends and re-arms), or None when
-    the ADVERT timer is not armed (the step would do nothing). A master sends one advert per
-    interval, so at scale this is most of what the machine is asked to do.
+    at)``, and its new state differs from ``state`` only in ``timers[ADVERT] == at``: a value no
+    step reads (the machine asks only whether ADVERT is armed), so the caller sends, re-arms
+    and keeps ``state``. A master sends one advert per interval, and at scale this is most of
+    what the daemon does: no state to build, nothing left for the collector.
     """
     if Timer.ADVERT not in state.timers:
         return None
-    at = now + timing.seconds(params.adver_us)
-    timers = dict(state.timers)
-    timers[Timer.ADVERT] = at
-    # ``tracks`` is shared, not copied: states are never changed in place (_Run copies).
-    return _replace(state, {"timers": timers}), at
+    return now + timing.seconds(params.adver_us)
 
 
 def own_faults(params: InstanceParams, state: InstanceState) -> list[str]:
