@@ -35,6 +35,9 @@ class AdvertTicks:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._grids: dict[float, _Grid] = {}
+        # Called after every grid point's adverts: work that may ride on a wake-up the
+        # adverts cause anyway (the daemon's once-a-second housekeeping) instead of its own.
+        self.after_fire: list[Callable[[], Any]] = []
 
     def call_at(self, key: Hashable, interval: float, at: float,
                 callback: Callable[[], Any]) -> Handle:
@@ -163,3 +166,5 @@ class _Grid:
             self.owner._drop(self)
         elif self._handle_slot is None:
             self._schedule(min(self.slots))
+        for hook in self.owner.after_fire:
+            hook()

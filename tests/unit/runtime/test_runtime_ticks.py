@@ -156,3 +156,13 @@ def test_a_late_wake_up_does_not_push_the_next_adverts_back():
     ticks.call_at("a", 0.05, 0.05, late_due)
     clock.advance(0.26)
     assert sent(log, "a") == [0.05, 0.1, 0.15, 0.2, 0.25]
+
+
+def test_after_fire_hooks_run_once_after_each_grid_point_s_callbacks():
+    clock, log = FakeClock(0.0), []
+    ticks = AdvertTicks(clock)
+    Periodic(ticks, clock, "a", 1.0, log).arm(1.0)
+    Periodic(ticks, clock, "b", 1.0, log).arm(1.0)
+    ticks.after_fire.append(lambda: log.append(("hook", clock.time())))
+    clock.advance(2.5)
+    assert [name for name, _ in log] == ["a", "b", "hook", "a", "b", "hook"]
