@@ -2,6 +2,7 @@
 
 from lab_plugin import (  # noqa: F401  (pytest finds fixtures and hooks here)
     _lab_session,
+    address_host,
     image_lab,
     lab,
     pytest_runtest_makereport,

@@ -16,9 +16,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from astlinux_ha.net.addresses import AddressManager
+from astlinux_ha.net.netlink import Netlink
 from lab import Daemon
 from lab.box import Box
 from lab.lab import Lab, sweep
+from lab.netns import NetnsLoop, Wire
 
 REQUIRED_TOOLS = ("ip", "nsenter", "unshare", "nft", "tcpdump", "ping")
 
@@ -123,3 +126,20 @@ def _print_logs(the_lab: Lab) -> None:
         for proc in box.spawned:
             print(f"----- {box.name}: {proc.log_path.name} -----")
             print(proc.log_text()[-6000:])
+
+
+@pytest.fixture
+def address_host():
+    """A veth wire with our netlink channel and address manager on its side a, run on a loop
+    inside that namespace: (wire, loop, netlink, address manager)."""
+    wire = Wire()
+    try:
+        wire.build()
+        with NetnsLoop(wire.a) as loop:
+            nl = Netlink()
+            try:
+                yield wire, loop, nl, AddressManager(nl)
+            finally:
+                loop.call(nl.close)
+    finally:
+        wire.destroy()

@@ -10,9 +10,8 @@ from collections import Counter
 
 import pytest
 
-from astlinux_ha.net.addresses import AddressManager, Vip, broadcast_for, scope_id
-from astlinux_ha.net.netlink import Netlink
-from lab.netns import NetnsLoop, Wire, sh
+from astlinux_ha.net.addresses import Vip, broadcast_for, scope_id
+from lab.netns import sh
 
 pytestmark = [pytest.mark.root]
 
@@ -29,21 +28,6 @@ VARIANTS = [
     Vip(A6, 128, "eth0", noprefixroute=True),
     Vip(A6, 64, "eth0", scope=scope_id("site")),
 ]
-
-
-@pytest.fixture
-def host():
-    wire = Wire()
-    try:
-        wire.build()
-        with NetnsLoop(wire.a) as loop:
-            nl = Netlink()
-            try:
-                yield wire, loop, nl, AddressManager(nl)
-            finally:
-                loop.call(nl.close)
-    finally:
-        wire.destroy()
 
 
 def shown(ns: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[str]:
@@ -74,8 +58,8 @@ def pyroute2_args(vip: Vip, index: int) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("vip", VARIANTS, ids=str)
-def test_an_address_reads_as_it_did_when_pyroute2_set_it(host, vip):
-    wire, loop, nl, mgr = host
+def test_an_address_reads_as_it_did_when_pyroute2_set_it(address_host, vip):
+    wire, loop, nl, mgr = address_host
     index = loop.run(lambda: nl.ifindex("eth0"))
     assert loop.run(lambda: nl.request("addr", "add", **pyroute2_args(vip, index))) == 0
     before, before_routes = shown(wire.a, vip.address), routes(wire.a)
@@ -87,8 +71,8 @@ def test_an_address_reads_as_it_did_when_pyroute2_set_it(host, vip):
     assert routes(wire.a) == before_routes
 
 
-def test_hundreds_of_vips_in_one_call_are_all_set_and_removed(host):
-    wire, loop, _nl, mgr = host
+def test_hundreds_of_vips_in_one_call_are_all_set_and_removed(address_host):
+    wire, loop, _nl, mgr = address_host
     vips = [Vip(ipaddress.ip_address(f"10.80.{n // 250}.{n % 250 + 1}"), 32, "eth0")
             for n in range(607)]
     assert loop.run(lambda: mgr.add_vips(vips)) == []
@@ -101,8 +85,8 @@ def test_hundreds_of_vips_in_one_call_are_all_set_and_removed(host):
     assert loop.run(lambda: mgr.remove_vips(vips)) == []  # all gone already
 
 
-def test_each_failure_is_reported_against_its_own_vip(host):
-    _wire, loop, _nl, mgr = host
+def test_each_failure_is_reported_against_its_own_vip(address_host):
+    _wire, loop, _nl, mgr = address_host
     good = [Vip(ipaddress.ip_address(f"10.81.0.{n}"), 32, "eth0") for n in range(1, 101)]
     # The kernel refuses an IPv4 prefix past 32 (EINVAL) wherever it sits in the call; a
     # missing interface never reaches the kernel.
@@ -116,8 +100,8 @@ def test_each_failure_is_reported_against_its_own_vip(host):
     assert loop.run(lambda: mgr.present_vips(good)) == set(good)
 
 
-def test_a_closed_channel_opens_a_new_socket(host):
-    _wire, loop, nl, mgr = host
+def test_a_closed_channel_opens_a_new_socket(address_host):
+    _wire, loop, nl, mgr = address_host
     vip = VARIANTS[0]
     assert loop.run(lambda: mgr.add_vips([vip])) == []
     loop.call(nl.close)

@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from astlinux_ha.net.addresses import AddressManager, KernelRoute, Vip, broadcast_for, scope_id
+from astlinux_ha.net.addresses import KernelRoute, Vip, broadcast_for, scope_id
 from astlinux_ha.net.interfaces import get_interface
 from astlinux_ha.net.netlink import Netlink
-from lab.netns import NetnsLoop, Wire, ns_sh, sh
+from lab.netns import ns_sh, sh
 
 pytestmark = [pytest.mark.root]
 
@@ -19,28 +19,13 @@ VIP = Vip(ipaddress.ip_address("10.77.0.244"), 32, "eth0", label="eth0:10")
 VIP6 = Vip(ipaddress.ip_address("fd77::244"), 64, "eth0", nodad=True)
 
 
-@pytest.fixture
-def host():
-    wire = Wire()
-    try:
-        wire.build()
-        with NetnsLoop(wire.a) as loop:
-            nl = Netlink()
-            try:
-                yield wire, loop, nl, AddressManager(nl)
-            finally:
-                loop.call(nl.close)
-    finally:
-        wire.destroy()
-
-
 def addr_lines(ns: str, family: str = "-4") -> list[str]:
     out = sh("ip", "-n", ns, family, "addr", "show", "dev", "eth0").stdout
     return [line.strip() for line in out.splitlines() if line.strip().startswith("inet")]
 
 
-def test_vip_line_reads_exactly_as_the_guide_says(host):
-    wire, loop, _nl, mgr = host
+def test_vip_line_reads_exactly_as_the_guide_says(address_host):
+    wire, loop, _nl, mgr = address_host
     assert loop.run(lambda: mgr.add_vips([VIP])) == []
     assert "inet 10.77.0.244/32 scope global eth0:10" in addr_lines(wire.a)
     # Adding again is a no-op, not an error, and leaves exactly one copy.
@@ -48,8 +33,8 @@ def test_vip_line_reads_exactly_as_the_guide_says(host):
     assert sum("10.77.0.244" in line for line in addr_lines(wire.a)) == 1
 
 
-def test_remove_is_idempotent_and_present_tracks(host):
-    wire, loop, _nl, mgr = host
+def test_remove_is_idempotent_and_present_tracks(address_host):
+    wire, loop, _nl, mgr = address_host
     assert loop.run(lambda: mgr.present_vips([VIP, VIP6])) == set()
     loop.run(lambda: mgr.add_vips([VIP, VIP6]))
     assert loop.run(lambda: mgr.present_vips([VIP, VIP6])) == {VIP, VIP6}
@@ -59,15 +44,15 @@ def test_remove_is_idempotent_and_present_tracks(host):
     assert not any("10.77.0.244" in line for line in addr_lines(wire.a))
 
 
-def test_ipv6_vip_nodad_and_prefix(host):
-    wire, loop, _nl, mgr = host
+def test_ipv6_vip_nodad_and_prefix(address_host):
+    wire, loop, _nl, mgr = address_host
     assert loop.run(lambda: mgr.add_vips([VIP6])) == []
     lines = addr_lines(wire.a, "-6")
     assert any(re.fullmatch(r"inet6 fd77::244/64 scope global nodad\b.*", ln) for ln in lines)
 
 
-def test_brd_and_scope(host):
-    wire, loop, _nl, mgr = host
+def test_brd_and_scope(address_host):
+    wire, loop, _nl, mgr = address_host
     addr = ipaddress.IPv4Address("10.78.0.5")
     vip = Vip(addr, 24, "eth0", broadcast=broadcast_for(addr, 24), scope=scope_id("link"),
               label="eth0:11")
@@ -75,8 +60,8 @@ def test_brd_and_scope(host):
     assert "inet 10.78.0.5/24 brd 10.78.0.255 scope link eth0:11" in addr_lines(wire.a)
 
 
-def test_missing_interface_is_a_failure_not_an_exception(host):
-    _wire, loop, _nl, mgr = host
+def test_missing_interface_is_a_failure_not_an_exception(address_host):
+    _wire, loop, _nl, mgr = address_host
     ghost = Vip(ipaddress.ip_address("10.77.0.245"), 32, "nope0")
     failures = loop.run(lambda: mgr.add_vips([ghost, VIP]))
     assert [f.item for f in failures] == [ghost]
@@ -85,8 +70,8 @@ def test_missing_interface_is_a_failure_not_an_exception(host):
     assert loop.run(lambda: mgr.remove_vips([ghost])) == []
 
 
-def test_remove_leftovers_from_a_crashed_run(host):
-    wire, loop, _nl, mgr = host
+def test_remove_leftovers_from_a_crashed_run(address_host):
+    wire, loop, _nl, mgr = address_host
     ns_sh(wire.a, "ip", "addr", "add", "10.77.0.244/32", "dev", "eth0", "label", "eth0:10")
     other = Vip(ipaddress.ip_address("10.77.0.246"), 32, "eth0")
     assert loop.run(lambda: mgr.remove_leftovers([other, VIP])) == [VIP]
@@ -94,8 +79,8 @@ def test_remove_leftovers_from_a_crashed_run(host):
     assert loop.run(lambda: mgr.remove_leftovers([other, VIP])) == []
 
 
-def test_virtual_routes_idempotent(host):
-    wire, loop, _nl, mgr = host
+def test_virtual_routes_idempotent(address_host):
+    wire, loop, _nl, mgr = address_host
     routes = [
         KernelRoute(ipaddress.ip_network("192.0.2.0/24"), gateway=ipaddress.ip_address(wire.B4),
                      ifname="eth0", metric=7),
@@ -119,8 +104,8 @@ def test_virtual_routes_idempotent(host):
     assert "192.0.2.0/24 via 10.77.0.2 dev eth0 metric 7" in sh("ip", "-n", wire.a, "route").stdout
 
 
-def test_bad_route_is_reported(host):
-    _wire, loop, _nl, mgr = host
+def test_bad_route_is_reported(address_host):
+    _wire, loop, _nl, mgr = address_host
     unreachable_gw = KernelRoute(ipaddress.ip_network("192.0.2.0/24"),
                                   gateway=ipaddress.ip_address("203.0.113.1"))
     failures = loop.run(lambda: mgr.add_routes([unreachable_gw]))
@@ -128,8 +113,8 @@ def test_bad_route_is_reported(host):
     assert "unreachable" in failures[0].reason.lower()
 
 
-def test_interface_facts(host):
-    wire, loop, nl, mgr = host
+def test_interface_facts(address_host):
+    wire, loop, nl, mgr = address_host
     # A VIP added before the real address must not be taken for the primary one.
     ns_sh(wire.a, "ip", "-4", "addr", "flush", "dev", "eth0")
     loop.run(lambda: mgr.add_vips([VIP]))
@@ -157,10 +142,10 @@ def _unread_messages(nl: Netlink) -> int:
     return 0 if ipr is None else ipr.msg_queue.root.qsize()
 
 
-def test_failovers_leave_no_netlink_messages_behind(host):
+def test_failovers_leave_no_netlink_messages_behind(address_host):
     """Issue 9's long run: every VIP add/remove left one message behind, forever (~2 per
     failover on both daemons)."""
-    _wire, loop, nl, mgr = host
+    _wire, loop, nl, mgr = address_host
     for _ in range(50):
         assert loop.run(lambda: mgr.add_vips([VIP])) == []
         assert loop.run(lambda: mgr.remove_vips([VIP])) == []

@@ -18,8 +18,8 @@ ALL = [(path.stem, case) for path in TABLES for case in load(path)]
 SYNC_ONLY = {model.SyncForce, model.SyncRelease}
 
 
-def _replay():
-    """Every step of every case: (role before, event, actions the table checks)."""
+def _walk():
+    """Every step of every case: (params, state before it, its spec, its event)."""
     for _table, case in ALL:
         params = build_params(case.get("params", {}))
         state = InstanceState()
@@ -27,11 +27,17 @@ def _replay():
             if "reload" in spec["event"]:
                 params = build_params({**case.get("params", {}), **spec["event"]["reload"]})
             event = build_event(spec["event"], params)
-            before = state.role
-            state, actions = step(params, state, event, spec["at"], **spec.get("kwargs", {}))
-            checked = actions if "effects" in spec else [
-                a for a in actions if render(a) in spec.get("includes", [])]
-            yield before, event, checked
+            yield params, state, spec, event
+            state, _ = step(params, state, event, spec["at"], **spec.get("kwargs", {}))
+
+
+def _replay():
+    """Every step of every case: (role before, event, actions the table checks)."""
+    for params, state, spec, event in _walk():
+        _, actions = step(params, state, event, spec["at"], **spec.get("kwargs", {}))
+        checked = actions if "effects" in spec else [
+            a for a in actions if render(a) in spec.get("includes", [])]
+        yield state.role, event, checked
 
 
 def test_the_tables_cover_the_whole_vocabulary():
@@ -89,16 +95,9 @@ def test_state_is_frozen():
 
 
 def _states():
-    """Every (params, state, time, next event) the tables pass through."""
-    for _table, case in ALL:
-        params = build_params(case.get("params", {}))
-        state = InstanceState()
-        for spec in case["steps"]:
-            if "reload" in spec["event"]:
-                params = build_params({**case.get("params", {}), **spec["event"]["reload"]})
-            event = build_event(spec["event"], params)
-            yield params, state, spec["at"], event, spec.get("kwargs", {})
-            state, _ = step(params, state, event, spec["at"], **spec.get("kwargs", {}))
+    """Every (params, state, time, next event, step kwargs) the tables pass through."""
+    for params, state, spec, event in _walk():
+        yield params, state, spec["at"], event, spec.get("kwargs", {})
 
 
 def _with_advert_at(state: InstanceState, at: float) -> InstanceState:
