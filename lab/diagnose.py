@@ -83,7 +83,19 @@ def _peers(inst: cfg.VrrpInstance) -> str:
 
 
 def log_lines(log: str, instance: str, limit: int = 10) -> list[str]:
-    """The lines of one daemon's log about ``instance``, or telling of a dropped packet."""
-    picked = [line for line in log.splitlines()
-              if f"({instance})" in line or _TELLING.search(line)]
+    """The last ``limit`` lines of one daemon's log about ``instance``, or telling of a dropped
+    packet. A message repeated back to back is one line with its count: keepalived logs each
+    dropped advert, and ten of them would hide the state lines before them."""
+    picked: list[str] = []
+    last, repeats = None, 0
+    for line in log.splitlines():
+        if f"({instance})" not in line and not _TELLING.search(line):
+            continue
+        message = line.split(": ", 1)[-1]  # without the timestamp
+        if message == last:
+            repeats += 1
+            picked[-1] = f"{line} (x{repeats + 1})"
+            continue
+        last, repeats = message, 0
+        picked.append(line)
     return picked[-limit:]
