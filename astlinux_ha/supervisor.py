@@ -53,10 +53,13 @@ STATUS_COALESCE = 0.05
 COUNTERS_EVERY = 10
 # The housekeeping tick (status retries, log summaries, counters, heap tidying) runs in the
 # first advert wake-up at least HOUSEKEEPING_MIN after the last one, or on its own timer at
-# HOUSEKEEPING_MAX: about once a second either way, and on a 1 s advert grid's beat within a
-# few seconds of any start (the gap between the two lets it slide onto the beat).
+# HOUSEKEEPING_MAX: about once a second either way. After its own timer the next wake-up
+# only has to be HOUSEKEEPING_CATCH away: any 1 s advert grid has a beat within
+# [CATCH, MAX), so one own-timer tick at most puts it back on the beat (with 0.9 alone an
+# advert landing just before it missed three times in a row, 0.25 s of phase each time).
 HOUSEKEEPING_MIN = 0.9
 HOUSEKEEPING_MAX = 1.25
+HOUSEKEEPING_CATCH = HOUSEKEEPING_MAX - 1.0
 # After a change (transition, link event, status write), the heap is tidied on this many of
 # the following 1 s ticks: the netlink work a transition starts may finish after the first one
 # (see astlinux_ha.memory).
@@ -294,19 +297,21 @@ class Supervisor:
     # A wake-up of the loop costs a Python daemon far more than the work of a tick (~2 ms on
     # a small VM, against ~15 us an advert): the housekeeping rides on the adverts' wake-ups
     # (AdvertTicks.after_fire) and has a timer of its own only for when none comes.
-    def _arm_housekeeping(self, last: float) -> None:
-        self._house_due = last + HOUSEKEEPING_MIN
+    def _arm_housekeeping(self, last: float, gap: float = HOUSEKEEPING_MIN) -> None:
+        self._house_due = last + gap
         if self._house_handle is not None:
             self._house_handle.cancel()
         self._house_handle = self.clock.call_at(last + HOUSEKEEPING_MAX, self._housekeeping)
 
     def _after_adverts(self) -> None:
         if self.clock.time() >= self._house_due:
-            self._housekeeping()
+            self._tick()
+            self._arm_housekeeping(self.clock.time())
 
     def _housekeeping(self) -> None:
+        """The own timer: no advert wake-up came in time."""
         self._tick()
-        self._arm_housekeeping(self.clock.time())
+        self._arm_housekeeping(self.clock.time(), HOUSEKEEPING_CATCH)
 
     def _tick(self) -> None:
         # A status write that failed on a full tmpfs is retried until it lands. Counters move
