@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import types
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -40,6 +41,17 @@ def _umask(text: str) -> int:
     if not 0 <= value <= 0o777:
         raise argparse.ArgumentTypeError(f"invalid umask '{text}'")
     return value
+
+
+def daemon_module() -> types.ModuleType:
+    """:mod:`astlinux_ha.daemon`, imported as the daemon process needs it: late (``-t`` must
+    work without the I/O stack) and with OpenSSL kept out of asyncio (:mod:`no_tls`)."""
+    from astlinux_ha import no_tls
+
+    no_tls.keep_openssl_out()
+    from astlinux_ha import daemon
+
+    return daemon
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,7 +221,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FATAL
     # Logged by the daemon once syslog is up (and on the console with -l), as keepalived
     # does; `service keepalived` prints them from its own -t check, so they are shown once.
-    from astlinux_ha import daemon  # imported late: -t must work without the I/O stack
-
     problems = tuple(p.render() for p in result.problems)
-    return int(daemon.run(options, result.config, problems) or 0)
+    return int(daemon_module().run(options, result.config, problems) or 0)

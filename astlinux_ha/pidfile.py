@@ -70,11 +70,12 @@ import errno
 import fcntl
 import os
 import re
-import secrets
 import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+
+from astlinux_ha.safefile import temp_name
 
 MODE = 0o644
 # The temporary file's mode until it is locked: nobody else can open it, so nobody can lock it.
@@ -294,7 +295,7 @@ class PidFile:
 
 def _new_file(dir_fd: int, name: str, pid: int) -> tuple[str, int]:
     for _ in range(_PLACE_TRIES):
-        temp = f".{name}.{secrets.token_hex(8)}"
+        temp = temp_name(name)
         try:
             fd = os.open(temp, _NEW_FLAGS, _UNLOCKED_MODE, dir_fd=dir_fd)
         except FileExistsError:

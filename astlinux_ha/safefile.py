@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import stat
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -132,9 +131,18 @@ def size(dir_fd: int, name: str) -> int:
         return 0
 
 
+def temp_name(name: str) -> str:
+    """A hidden, unguessable name to create ``name``'s new content under before the rename.
+
+    From :func:`os.urandom` (what :mod:`secrets` uses) without importing secrets, whose hmac
+    import maps libcrypto (astlinux_ha.no_tls).
+    """
+    return f".{name}.{os.urandom(8).hex()}"
+
+
 def _new_file(dir_fd: int, name: str, mode: int) -> tuple[int, str]:
     for _ in range(_TEMP_TRIES):
-        tmp = f".{name}.{secrets.token_hex(8)}"
+        tmp = temp_name(name)
         try:
             fd = os.open(tmp, _NEW_FLAGS, 0o600, dir_fd=dir_fd)
         except FileExistsError:

@@ -56,6 +56,8 @@ class Adverts:
         self.targets: tuple[IPAddress, ...] = params.unicast_peers or (recv.group,)
         # auth_type AH (params.socket_key's rule, so exactly when the socket is protocol 51).
         self.ah = recv.auth_type is AuthType.AH and recv.family == 4
+        if self.ah:
+            ah.load_crypto()
         # The sequence number shared by sending and receiving, and the IP ID, both counted
         # per instance from 1 as keepalived does.
         self.seq = ah.SeqCounter()

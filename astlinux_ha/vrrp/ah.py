@@ -16,8 +16,6 @@ counter rules are :class:`SeqCounter`'s. Everything here is pure.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import struct
 from dataclasses import dataclass
@@ -107,19 +105,30 @@ def _immutable(ip_header: bytes, unicast: bool) -> bytes:
     return bytes(head)
 
 
+def load_crypto() -> None:
+    """Import hmac (and so libcrypto) now. The module does not at import time: the mapping
+    costs ~4 MiB that only AH instances need (astlinux_ha.no_tls); an AH instance calls this
+    when it is built, so the import is not paid on its first advert's clock."""
+    import hmac  # noqa: F401
+
+
 def icv(key: bytes, ip_header: bytes, ah: bytes, payload: bytes, *, unicast: bool) -> bytes:
     """The 96-bit HMAC-MD5 ICV of a datagram (the ICV field of ``ah`` is ignored).
 
     ``key`` is the auth_pass as keepalived holds it (at most 8 bytes; HMAC pads with zeros, so
     the zero padding keepalived stores changes nothing).
     """
+    import hmac  # not at the top: see load_crypto
+
     zeroed = ah[:12] + bytes(ICV_LEN)
-    mac = hmac.new(key, _immutable(ip_header, unicast) + zeroed + payload, hashlib.md5)
+    mac = hmac.new(key, _immutable(ip_header, unicast) + zeroed + payload, "md5")
     return mac.digest()[:ICV_LEN]
 
 
 def verify_icv(key: bytes, packet: AhPacket, *, unicast: bool) -> bool:
     """True when the packet's ICV is the one ``key`` gives (compared in constant time)."""
+    import hmac
+
     want = icv(key, packet.ip_header, packet.ah, packet.payload, unicast=unicast)
     return hmac.compare_digest(want, packet.icv)
 
