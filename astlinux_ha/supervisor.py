@@ -9,21 +9,19 @@ given (:class:`~astlinux_ha.runtime.ports.Edges`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import gc
 import logging
 import os
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from astlinux_ha.config import model as cfg
+from astlinux_ha.config_load import in_thread, load_config
 from astlinux_ha.instance import InstanceRunner, Shared
 from astlinux_ha.memory import clear_type_cache, settle_heap, tidy_after_change
 from astlinux_ha.net import AddressEvent, LinkEvent, Received
 from astlinux_ha.net.links import RouteEvent
-from astlinux_ha.options import Options, load_for_run
+from astlinux_ha.options import Options
 from astlinux_ha.preflight.script_security import check_scripts
 from astlinux_ha.runtime import plan as P
 from astlinux_ha.runtime import records
@@ -43,8 +41,8 @@ from astlinux_ha.runtime.signals import Farewell, Hup, Signals, farewell
 from astlinux_ha.scripts.track import TrackStatus
 from astlinux_ha.scripts.users import UserLookupError
 from astlinux_ha.state import DATA_FILE, STATS_FILE
+from astlinux_ha.sync_group import SyncGroupRunner
 from astlinux_ha.vrrp import model as core
-from astlinux_ha.vrrp.sync import Member, group_step, start_notify
 from astlinux_ha.vrrp.tracking import TrackKind
 
 # status.json: changes within this many seconds are written once.
@@ -106,43 +104,6 @@ class Runtime:
         chosen = self.runners if names is None else names
         return [*(self.runners[n].notifier for n in chosen),
                 *(g.notifier for g in self.groups.values())]
-
-
-class SyncGroupRunner:
-    """Routes every member's events through the sync-group rules of the core."""
-
-    def __init__(self, group: cfg.SyncGroup, members: list[InstanceRunner], notifier: Any,
-                 log: logging.Logger, clock: Any) -> None:
-        self.name = group.name
-        self.members = {m.name: m for m in members}
-        self.notifier = notifier
-        self.log = log
-        self.clock = clock
-        self.role = core.Role.BACKUP
-        for m in members:
-            m.deliver = functools.partial(self.dispatch, m.name)
-
-    def announce_start(self, starts: dict[str, core.Start]) -> None:
-        """Before the members start (``starts``: each one's Start): a group that starts in
-        BACKUP is notified ahead of them, as keepalived does."""
-        members = {n: Member(r.params, r.state) for n, r in self.members.items()}
-        for action in start_notify(self.name, members, starts, self.clock.time()):
-            if isinstance(action, core.RunNotify):
-                self.notifier.notify(action.state, action.priority)
-
-    def dispatch(self, target: str, event: core.Event) -> None:
-        """Step the group with ``event`` for member ``target`` and apply every outcome."""
-        members = {n: Member(r.params, r.state) for n, r in self.members.items()}
-        out = group_step(self.name, self.role, members, target, event, self.clock.time())
-        self.role = out.role
-        for name, r in self.members.items():
-            r.apply(out.states[name], out.actions.get(name, []))
-        for action in out.group_actions:
-            match action:
-                case core.Log(message=message):
-                    self.log.info(message)
-                case core.RunNotify(state=state, priority=priority):
-                    self.notifier.notify(state, priority)
 
 
 class _AfterClean:
@@ -617,29 +578,12 @@ class Supervisor:
                 # full collection (tens of ms on the loop) for it.
                 settle_heap()
 
-    def _load(self, path: str) -> tuple[cfg.Config | None, tuple[str, ...], ScriptPlan | None]:
-        """Parse ``path`` and judge its scripts: run in a worker thread, as a big or hostile
-        config may take a while and the loop must keep advertising meanwhile.
-
-        Returns the config, its problem lines and the verdicts; a config that cannot run comes
-        back as its problem lines alone: the model it built is freed here, in the thread, not
-        on the loop.
-        """
-        result = load_for_run(self.options, path)
-        lines = tuple(p.render() for p in result.problems)
-        if not result.runnable or result.config is None:
-            # Every line, not only the fatal one: "no instance left to run" is explained by
-            # the errors that dropped each instance.
-            return None, lines, None
-        return result.config, lines, ScriptPlan.from_report(result.config,
-                                                            check_scripts(result.config))
-
     async def _reload_once(self) -> bool:
         """One reload; False when the new config was refused and nothing changed."""
         path = self.options.config_file
         self.log.info("Reloading configuration %s", path)
         self.signals.loading = True
-        self._loading = _in_thread(self._load, path)
+        self._loading = in_thread(load_config, self.options, path)
         try:
             new, problems, scripts = await self._loading
         finally:
@@ -726,35 +670,6 @@ class Supervisor:
         path = self.state_dir.write_dump(name, text)
         if path is not None:
             self.log.info("Wrote %s", path)
-
-
-def _in_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-    """``fn(*args)`` in a daemon thread, as a future of the running loop.
-
-    Not asyncio.to_thread: its executor's threads are joined when the loop closes and at
-    interpreter exit, so a stop would wait for a parse nobody needs any more.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-
-    def settle(result: Any, exc: BaseException | None) -> None:
-        if future.done():
-            return
-        if exc is not None:
-            future.set_exception(exc)
-        else:
-            future.set_result(result)
-
-    def work() -> None:
-        try:
-            result, exc = fn(*args), None
-        except BaseException as err:  # handed to the awaiting task, raised there
-            result, exc = None, err
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(settle, result, exc)
-
-    threading.Thread(target=work, name="config load", daemon=True).start()
-    return future
 
 
 __all__ = ["Supervisor"]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import types
 from pathlib import Path
 
 import pytest
 
+from astlinux_ha.config_load import load_config
 from astlinux_ha.options import Options, load_for_run
-from astlinux_ha.supervisor import Supervisor
 
 # Neither id is this host's name: without -i both @ lines would be dropped (priority 100).
 CONF = """vrrp_instance VI_1 {
@@ -41,8 +40,7 @@ def test_load_for_run_keeps_the_config_ids_lines(conf: Path, config_id: str | No
 
 def test_a_reload_keeps_the_config_id(conf: Path) -> None:
     # The reload's own loader (run in its worker thread on SIGHUP), given the daemon's options.
-    holder = types.SimpleNamespace(options=Options(config_file=str(conf),
-                                                   config_id="astlinux-ha-box-b"))
-    config, problems, scripts = Supervisor._load(holder, str(conf))  # type: ignore[arg-type]
+    options = Options(config_file=str(conf), config_id="astlinux-ha-box-b")
+    config, problems, scripts = load_config(options, str(conf))
     assert config is not None and scripts is not None, problems
     assert config.instance("VI_1").priority == 50
