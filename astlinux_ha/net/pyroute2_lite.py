@@ -20,11 +20,14 @@ in place before the first pyroute2 import of the process.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
 import types
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importlib.abc imports importlib.resources, tempfile, shutil, lzma...
+    import importlib.abc
 
 
 def _complete(package: types.ModuleType, loader: importlib.abc.Loader) -> None:
