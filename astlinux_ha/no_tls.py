@@ -18,8 +18,12 @@ an AH instance computes its first ICV.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
+import threading
 import types
+
+_FIRST_USE = threading.Lock()  # the reload's config load runs in a thread of its own
 
 
 class _SslOnFirstUse(types.ModuleType):
@@ -27,10 +31,11 @@ class _SslOnFirstUse(types.ModuleType):
 
     def __getattr__(self, name: str) -> object:
         # Only called for names missing from the namespace, i.e. everything ssl defines.
-        if sys.modules.get("ssl") is self:
-            del sys.modules["ssl"]
-        real = importlib.import_module("ssl")
-        self.__dict__.update(real.__dict__)
+        with _FIRST_USE:
+            if sys.modules.get("ssl") is self:
+                del sys.modules["ssl"]
+            real = importlib.import_module("ssl")
+            self.__dict__.update(real.__dict__)
         return getattr(real, name)
 
 
@@ -42,10 +47,16 @@ def keep_openssl_out() -> bool:
     """
     if "asyncio" in sys.modules or "ssl" in sys.modules:
         return False
+    # The real module's spec (None on a Python built without ssl, where nothing is kept out
+    # but asyncio is the same): find_spec("ssl") answers with it while the placeholder stands.
+    spec = importlib.util.find_spec("ssl")
     sys.modules["ssl"] = None  # type: ignore[assignment]  # "import ssl" raises ImportError
     try:
         import asyncio  # noqa: F401  (base_events, selector_events and sslproto import ssl)
     finally:
         del sys.modules["ssl"]
-    sys.modules["ssl"] = _SslOnFirstUse("ssl", __doc__.splitlines()[0])
+    if spec is not None:
+        placeholder = _SslOnFirstUse("ssl", "ssl, imported on first use (astlinux_ha.no_tls)")
+        placeholder.__spec__ = spec
+        sys.modules["ssl"] = placeholder
     return True

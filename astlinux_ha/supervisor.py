@@ -51,12 +51,13 @@ STATUS_COALESCE = 0.05
 COUNTERS_EVERY = 10
 # The housekeeping tick (status retries, log summaries, counters, heap tidying) runs in the
 # first advert wake-up at least HOUSEKEEPING_MIN after the last one, or on its own timer at
-# HOUSEKEEPING_MAX: about once a second either way. After its own timer the next wake-up
+# HOUSEKEEPING_MAX: about once a second (1.5 s at most). After its own timer the next wake-up
 # only has to be HOUSEKEEPING_CATCH away: any 1 s advert grid has a beat within
 # [CATCH, MAX), so one own-timer tick at most puts it back on the beat (with 0.9 alone an
-# advert landing just before it missed three times in a row, 0.25 s of phase each time).
+# advert landing just before it missed several times in a row), and ticks stay at least
+# 0.5 s apart (the heap is tidied on the ticks after a change, TIDY_TICKS).
 HOUSEKEEPING_MIN = 0.9
-HOUSEKEEPING_MAX = 1.25
+HOUSEKEEPING_MAX = 1.5
 HOUSEKEEPING_CATCH = HOUSEKEEPING_MAX - 1.0
 # After a change (transition, link event, status write), the heap is tidied on this many of
 # the following 1 s ticks: the netlink work a transition starts may finish after the first one

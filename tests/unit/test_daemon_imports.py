@@ -23,9 +23,10 @@ HEAVY = ("pyroute2.ndb", "pyroute2.ipdb", "pyroute2.ipset", "pyroute2.nftables",
          "pyroute2.plan9", "sqlite3")
 
 
-def fresh(code: str) -> object:
-    """Run ``code`` in a new interpreter; it prints one JSON value, returned here."""
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+def fresh(code: str, *flags: str) -> object:
+    """Run ``code`` in a new interpreter (with ``flags``); it prints one JSON value, returned
+    here."""
+    proc = subprocess.run([sys.executable, *flags, "-c", code], capture_output=True, text=True,
                           timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
@@ -114,3 +115,24 @@ def test_keeping_openssl_out_is_a_no_op_once_asyncio_is_imported() -> None:
                 "print(json.dumps([no_tls.keep_openssl_out(),\n"
                 "                  asyncio.base_events.ssl is not None]))\n")
     assert got == [False, True]
+
+
+def test_ssl_placeholder_under_oo_and_a_race_on_first_use() -> None:
+    # -OO strips docstrings (embedded builds do); twenty threads then ask for ssl at once,
+    # as the reload's config thread and the loop could: one real module, no error.
+    got = fresh(
+        "import json, sys, threading, importlib.util\n"
+        "from astlinux_ha import no_tls\n"
+        "no_tls.keep_openssl_out()\n"
+        "import ssl as placeholder\n"
+        "spec = importlib.util.find_spec('ssl').name\n"
+        "barrier, seen = threading.Barrier(20), []\n"
+        "def use():\n"
+        "    barrier.wait()\n"
+        "    seen.append(placeholder.CERT_REQUIRED)\n"
+        "threads = [threading.Thread(target=use) for _ in range(20)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "import ssl\n"
+        "print(json.dumps([spec, len(seen), len(set(seen)), ssl is not placeholder,\n"
+        "                  placeholder.SSLContext is ssl.SSLContext]))\n", "-OO")
+    assert got == ["ssl", 20, 1, True, True]

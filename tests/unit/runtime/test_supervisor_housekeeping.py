@@ -50,7 +50,7 @@ def test_housekeeping_runs_in_the_wake_up_of_the_adverts(tmp_path):
         seen: list[bool] = []
         async with serving(tmp_path, MASTER, _host()) as d:
             _record_ticks(d.sup, seen)
-            await asyncio.sleep(4.3)
+            await asyncio.sleep(4.6)
         return seen
 
     seen = asyncio.run(main())
@@ -70,11 +70,12 @@ def test_an_advert_just_before_the_due_time_costs_one_own_timer_tick_only(tmp_pa
             # Due 10 ms after the next beat: that advert misses it, the own timer ticks.
             d.sup._arm_housekeeping(beat + 1.0 + 0.01 - HOUSEKEEPING_MIN)
             _record_ticks(d.sup, seen)
-            await asyncio.sleep(3.5)
+            await asyncio.sleep(4.5)
         return seen
 
     seen = asyncio.run(main())
-    # Then the next beat catches it (before, it slid 0.25 s a tick and missed three beats).
+    # Then a beat within the catch window takes it (before, it slid a little each own-timer
+    # tick and missed several beats).
     assert len(seen) >= 3 and not seen[0] and all(seen[1:]), seen
 
 
@@ -84,7 +85,7 @@ def test_without_adverts_housekeeping_still_runs_on_its_own_timer(tmp_path):
         backup = MASTER.replace("priority 255", "priority 100").replace("MASTER", "BACKUP")
         async with serving(tmp_path, backup, _host()) as d:
             _record_ticks(d.sup, seen)
-            await asyncio.sleep(2.8)  # a backup alone: no advert before 3.6 s
+            await asyncio.sleep(3.3)  # a backup alone: no advert before 3.6 s
         return seen
 
     seen = asyncio.run(main())
