@@ -12,7 +12,7 @@ nothing, and code that really uses ssl still gets it (only asyncio's own TLS sta
 
 The daemon's hashing needs are the same story one level down: ``hmac``/``hashlib`` load
 libcrypto too, so temporary names come from :func:`os.urandom` and only AH imports hmac, when
-an AH instance computes its first ICV.
+an AH instance is built (:func:`astlinux_ha.vrrp.ah.load_crypto`).
 """
 
 from __future__ import annotations
