@@ -32,13 +32,11 @@ def fresh(code: str, *flags: str) -> object:
     return json.loads(proc.stdout)
 
 
-
 def test_the_daemon_module_leaves_python_daemon_to_the_fork() -> None:
     got = fresh("import json, sys; import astlinux_ha.daemon; "
                 "print(json.dumps(sorted(m for m in ('daemon', 'daemon.daemon', 'psutil') "
                 "if m in sys.modules)))")
     assert got == []
-
 
 
 def test_the_daemons_modules_do_not_load_pyroute2s_package_init() -> None:
